@@ -1,0 +1,196 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A source reading a file through a POSIX descriptor.
+public final class FileSource: ByteSource {
+    public let path: String
+    private var fd: Int32
+
+    /// Opens `path` for reading.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw ArchiveError.io(path: path, operation: "open", errno: errno) }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.read(fd, base, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw ArchiveError.io(path: path, operation: "read", errno: errno)
+        }
+    }
+
+    /// The file's size in bytes.
+    public func size() throws -> Int64 {
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw ArchiveError.io(path: path, operation: "stat", errno: errno) }
+        return Int64(st.st_size)
+    }
+}
+
+/// A sink that writes a file through a POSIX descriptor, with `fsync` on finish.
+public final class FileSink: ByteSink {
+    public let path: String
+    private var fd: Int32
+    private let sync: Bool
+
+    /// Creates (or truncates) `path`; with `exclusive`, fails if it exists.
+    public init(path: String, mode: mode_t = 0o644, exclusive: Bool = false, sync: Bool = true) throws {
+        self.path = path
+        self.sync = sync
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
+        fd = open(path, flags, mode)
+        if fd < 0 { throw ArchiveError.io(path: path, operation: "create", errno: errno) }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard fd >= 0 else { throw ArchiveError.io(path: path, operation: "write after finish", errno: EBADF) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError.io(path: path, operation: "write", errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    public func finish() throws {
+        guard fd >= 0 else { return }
+        defer { close(fd); fd = -1 }
+        if sync && fsync(fd) != 0 { throw ArchiveError.io(path: path, operation: "fsync", errno: errno) }
+    }
+}
+
+/// File-system helpers that keep writes atomic: nothing half-written is ever visible under its final name.
+public enum FileSystem {
+    /// Whether something (of any type, links not followed) exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Whether `path` is a directory (following links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Creates `path` and its missing parents.
+    public static func createDirectory(_ path: String, mode: mode_t = 0o755) throws {
+        if isDirectory(path) { return }
+        let parent = parentPath(path)
+        if !parent.isEmpty && parent != path { try createDirectory(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            throw ArchiveError.io(path: path, operation: "mkdir", errno: errno)
+        }
+    }
+
+    /// A unique name next to `path`, for a temporary file that is renamed over it.
+    public static func temporaryName(beside path: String) -> String {
+        let dir = parentPath(path)
+        let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let base = path.split(separator: "/").last.map(String.init) ?? "file"
+        return (dir.isEmpty ? "" : dir + "/") + ".tmp-\(base)-\(token)"
+    }
+
+    /// Writes `path` through a temporary file: `body` fills the sink, which is fsynced, renamed over `path`,
+    /// and the directory fsynced. On any error the temporary file is removed and `path` is untouched.
+    public static func writeAtomically<T>(_ path: String, mode: mode_t = 0o644, _ body: (FileSink) throws -> T) throws -> T {
+        let temp = temporaryName(beside: path)
+        let sink = try FileSink(path: temp, mode: mode, exclusive: true)
+        do {
+            let result = try body(sink)
+            try sink.finish()
+            try commit(temp, to: path)
+            return result
+        } catch {
+            try? sink.finish()
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func writeAtomically<C: ContiguousBytes>(_ path: String, bytes: C, mode: mode_t = 0o644) throws {
+        try writeAtomically(path, mode: mode) { try $0.write(bytes) }
+    }
+
+    /// Renames a finished temporary file over `path` and fsyncs the directory.
+    public static func commit(_ temp: String, to path: String) throws {
+        if rename(temp, path) != 0 {
+            let code = errno
+            unlink(temp)
+            throw ArchiveError.io(path: path, operation: "rename", errno: code)
+        }
+        syncDirectory(parentPath(path))
+    }
+
+    /// fsyncs a directory so a rename inside it is durable.
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    /// Reads a whole file, refusing more than `limit` bytes.
+    public static func read(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        try FileSource(path: path).readAll(limit: limit)
+    }
+
+    /// Removes a file or a directory tree; a missing path is not an error.
+    public static func remove(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try listDirectory(path) { try remove(path + "/" + name) }
+            if rmdir(path) != 0 { throw ArchiveError.io(path: path, operation: "rmdir", errno: errno) }
+        } else if unlink(path) != 0 {
+            throw ArchiveError.io(path: path, operation: "unlink", errno: errno)
+        }
+    }
+
+    /// The names in a directory (without `.` and `..`), sorted by bytes.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw ArchiveError.io(path: path, operation: "opendir", errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Makes a new private temporary directory under `$TMPDIR` (or /tmp).
+    public static func makeTemporaryDirectory(prefix: String = "harden") throws -> String {
+        var base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        if base.isEmpty { base = "/tmp" }
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+        guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ArchiveError.io(path: base, operation: "mkdtemp", errno: errno)
+        }
+        return String(cString: result)
+    }
+
+    /// The directory part of a path ("" for a bare name).
+    public static func parentPath(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+}

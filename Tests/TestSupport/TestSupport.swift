@@ -1,0 +1,93 @@
+import Archive
+import Foundation
+
+/// The result of running an external program.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: [UInt8]
+    public var stderr: String
+    public var output: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Errors of the test helpers, with a message that says how to fix the machine.
+public struct TestSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Runs `tool` with `arguments`, capturing output through files (no pipe deadlocks).
+@discardableResult
+public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil,
+                environment: [String: String]? = nil) throws -> ProcessResult {
+    let executable = try requireTool(tool)
+    let dir = try FileSystem.makeTemporaryDirectory(prefix: "harden-run")
+    defer { try? FileSystem.remove(dir) }
+    let outPath = dir + "/out", errPath = dir + "/err", inPath = dir + "/in"
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: inPath, contents: Data(input ?? []))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    if let environment { process.environment = environment }
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+    try process.run()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: try FileSystem.read(outPath, limit: 1 << 30),
+                         stderr: String(decoding: try FileSystem.read(errPath, limit: 1 << 30), as: UTF8.self))
+}
+
+/// Runs a program and fails with its stderr unless it exits 0; returns stdout as text.
+@discardableResult
+public func runChecked(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil) throws -> String {
+    let result = try run(tool, arguments, input: input, cwd: cwd)
+    guard result.status == 0 else {
+        throw TestSetupError(description: "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+    }
+    return result.output
+}
+
+/// The full path of a program on PATH, or an error naming the install step.
+public func requireTool(_ name: String) throws -> String {
+    if name.hasPrefix("/") { return name }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+    for dir in dirs {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    throw TestSetupError(description: "'\(name)' is not installed: run 'make deps' (scripts/install-deps.sh) first")
+}
+
+/// A temporary directory removed when the value is released.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let path: String
+    public init() throws { path = try FileSystem.makeTemporaryDirectory(prefix: "harden-test") }
+    deinit { try? FileSystem.remove(path) }
+
+    /// Writes `contents` at `relative` (creating parents) with `mode`.
+    @discardableResult
+    public func write(_ relative: String, _ contents: [UInt8], mode: Int = 0o644) throws -> String {
+        let full = path + "/" + relative
+        try FileSystem.createDirectory(FileSystem.parentPath(full))
+        try FileSystem.writeAtomically(full, bytes: contents)
+        chmod(full, mode_t(mode))
+        return full
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for test data that compresses like real data.
+public func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E3779B97F4A7C15, textLike: Bool = false) -> [UInt8] {
+    var state = seed
+    var out = [UInt8](repeating: 0, count: count)
+    let words = Array("harden layer tar gzip zstd debian image package digest manifest ".utf8)
+    for i in 0..<count {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        out[i] = textLike ? words[Int(state % UInt64(words.count))] : UInt8(truncatingIfNeeded: state)
+    }
+    return out
+}
