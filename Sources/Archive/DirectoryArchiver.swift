@@ -25,13 +25,18 @@ public struct DirectoryArchiver: Sendable {
 
     /// Writes the tree below `root` (not `root` itself) to `sink` and finishes it.
     public func archive(_ root: String, into sink: ByteSink) throws {
+        let writer = TarWriter(sink)
+        try append(root, to: writer)
+        try writer.finish()
+    }
+
+    /// Appends the tree below `root` to an open tar writer (which is left open).
+    public func append(_ root: String, to writer: TarWriter) throws {
         guard FileSystem.isDirectory(root) else {
             throw ArchiveError.io(path: root, operation: "archive (not a directory)", errno: ENOTDIR)
         }
-        let writer = TarWriter(sink, clampModificationTime: clampModificationTime)
         var seenInodes: [InodeKey: String] = [:]
         try walk(root: root, relative: "", writer: writer, seenInodes: &seenInodes)
-        try writer.finish()
     }
 
     private struct InodeKey: Hashable {
@@ -48,7 +53,7 @@ public struct DirectoryArchiver: Sendable {
             guard lstat(full, &st) == 0 else { throw ArchiveError.io(path: full, operation: "lstat", errno: errno) }
             var entry = TarEntry(path: path, kind: .regular, mode: UInt32(st.st_mode) & 0o7777,
                                  uid: owner?.uid ?? Int(st.st_uid), gid: owner?.gid ?? Int(st.st_gid),
-                                 modificationTime: Int64(st.st_mtim.tv_sec))
+                                 modificationTime: min(Int64(st.st_mtim.tv_sec), clampModificationTime ?? .max))
             if includeXattrs { entry.xattrs = try Self.xattrs(of: full) }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:

@@ -1,0 +1,243 @@
+import Archive
+import CSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads blobs by descriptor, verifying every byte against the descriptor's digest and size.
+public protocol BlobReader: Sendable {
+    /// A source over the blob's bytes that fails at the end if they do not match `descriptor`.
+    func openBlob(_ descriptor: Descriptor) throws -> ByteSource
+}
+
+extension BlobReader {
+    /// Reads a whole blob into memory (refusing more than `limit` bytes), verified.
+    public func readBlob(_ descriptor: Descriptor, limit: Int = 16 << 20) throws -> [UInt8] {
+        guard descriptor.size <= Int64(limit) else {
+            throw OCIError.invalidDocument(kind: "blob", reason: "\(descriptor.digest) is \(descriptor.size) bytes, more than the \(limit) allowed here")
+        }
+        return try wrapArchive { try openBlob(descriptor).readAll(limit: limit) }
+    }
+
+    /// Reads and decodes a JSON document blob.
+    public func readDocument<T: Decodable>(_ type: T.Type, _ descriptor: Descriptor, kind: String) throws -> T {
+        try CanonicalJSON.decode(T.self, from: try readBlob(descriptor), kind: kind)
+    }
+}
+
+/// A source that passes bytes through and, at the end, checks their SHA-256 and count.
+public final class VerifyingSource: ByteSource {
+    private let hashing: HashingSource
+    private let expected: Descriptor
+
+    public init(_ base: ByteSource, expected: Descriptor) {
+        hashing = HashingSource(base)
+        self.expected = expected
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try hashing.read(into: buffer)
+        if hashing.count > expected.size {
+            throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: hashing.count)
+        }
+        if n == 0 {
+            if hashing.count != expected.size {
+                throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: hashing.count)
+            }
+            let actual = "sha256:" + hashing.hexDigest()
+            if actual != expected.digest.description {
+                throw OCIError.digestMismatch(expected: expected.digest.description, actual: actual)
+            }
+        }
+        return n
+    }
+}
+
+/// An OCI image layout on disk (`oci-layout`, `index.json`, `blobs/sha256/…`).
+///
+/// Blobs are written to a temporary name, fsynced and renamed into place, so a reader never sees
+/// a partial blob and two writers can add the same blob at once. `index.json` is changed under an
+/// exclusive `flock` on the layout directory and replaced atomically. Every read is verified.
+public struct ImageLayout: BlobReader {
+    public let path: String
+
+    /// Opens an existing layout, checking `oci-layout`.
+    public init(opening path: String) throws {
+        self.path = path
+        let marker = path + "/oci-layout"
+        guard FileSystem.isDirectory(path) else {
+            throw OCIError.invalidLayout(path: path, reason: "no such directory")
+        }
+        guard FileSystem.exists(marker) else {
+            throw OCIError.invalidLayout(path: path, reason: "missing oci-layout file")
+        }
+        struct Marker: Decodable { var imageLayoutVersion: String }
+        let bytes = try wrapArchive { try FileSystem.read(marker, limit: 4096) }
+        let version = try CanonicalJSON.decode(Marker.self, from: bytes, kind: "oci-layout").imageLayoutVersion
+        guard version.hasPrefix("1.") else {
+            throw OCIError.invalidLayout(path: path, reason: "unsupported imageLayoutVersion \(version)")
+        }
+    }
+
+    /// Opens the layout at `path`, creating an empty one if nothing is there.
+    public static func create(at path: String) throws -> ImageLayout {
+        try wrapArchive {
+            try FileSystem.createDirectory(path + "/blobs/sha256")
+            if !FileSystem.exists(path + "/oci-layout") {
+                try FileSystem.writeAtomically(path + "/oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+            }
+        }
+        let layout = try ImageLayout(opening: path)
+        if !FileSystem.exists(path + "/index.json") {
+            try layout.withLock {
+                if !FileSystem.exists(path + "/index.json") { try layout.writeIndex(ImageIndex()) }
+            }
+        }
+        return layout
+    }
+
+    // MARK: Blobs
+
+    /// Where the blob with `digest` lives.
+    public func blobPath(_ digest: Digest) -> String { "\(path)/blobs/sha256/\(digest.hex)" }
+
+    public func hasBlob(_ digest: Digest) -> Bool { FileSystem.exists(blobPath(digest)) }
+
+    public func openBlob(_ descriptor: Descriptor) throws -> ByteSource {
+        let file = blobPath(descriptor.digest)
+        guard FileSystem.exists(file) else { throw OCIError.blobNotFound(descriptor.digest.description) }
+        return VerifyingSource(try wrapArchive { try FileSource(path: file) }, expected: descriptor)
+    }
+
+    /// Streams a blob into the store: `body` writes the bytes, which are hashed on the way to a
+    /// temporary file. If `expected` is given and does not match, nothing is stored.
+    public func writeBlob(mediaType: String, expected: Digest? = nil, _ body: (ByteSink) throws -> Void) throws -> Descriptor {
+        let directory = path + "/blobs/sha256"
+        try wrapArchive { try FileSystem.createDirectory(directory) }
+        let temp = FileSystem.temporaryName(beside: directory + "/blob")
+        let file = try wrapArchive { try FileSink(path: temp, mode: 0o644, exclusive: true) }
+        let hashing = HashingSink(file)
+        do {
+            try body(hashing)
+            try hashing.finish()
+            let digest = try Digest(hex: hashing.hexDigest ?? "")
+            if let expected, expected != digest {
+                throw OCIError.digestMismatch(expected: expected.description, actual: digest.description)
+            }
+            if hasBlob(digest) {
+                unlink(temp)
+            } else {
+                try wrapArchive { try FileSystem.commit(temp, to: blobPath(digest)) }
+            }
+            return Descriptor(mediaType: mediaType, digest: digest, size: hashing.count)
+        } catch {
+            try? file.finish()
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// Stores bytes held in memory.
+    public func writeBlob(_ bytes: [UInt8], mediaType: String) throws -> Descriptor {
+        let digest = Digest.of(bytes)
+        if hasBlob(digest) { return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count)) }
+        return try writeBlob(mediaType: mediaType) { try $0.write(bytes) }
+    }
+
+    /// Stores a JSON document with the canonical encoder; the stored bytes are the hashed bytes.
+    public func writeDocument<T: Encodable>(_ document: T, mediaType: String) throws -> Descriptor {
+        try writeBlob(try CanonicalJSON.encode(document), mediaType: mediaType)
+    }
+
+    /// Copies a blob from another store, verifying it on the way.
+    public func copyBlob(_ descriptor: Descriptor, from source: BlobReader) throws -> Descriptor {
+        if hasBlob(descriptor.digest) { return descriptor }
+        var stored = try writeBlob(mediaType: descriptor.mediaType, expected: descriptor.digest) { sink in
+            try wrapArchive { _ = try source.openBlob(descriptor).pump(into: sink) }
+        }
+        stored.annotations = descriptor.annotations
+        stored.platform = descriptor.platform
+        stored.artifactType = descriptor.artifactType
+        return stored
+    }
+
+    // MARK: index.json
+
+    /// The layout's index, as stored.
+    public func index() throws -> ImageIndex {
+        let file = path + "/index.json"
+        guard FileSystem.exists(file) else { throw OCIError.invalidLayout(path: path, reason: "missing index.json") }
+        let bytes = try wrapArchive { try FileSystem.read(file, limit: 64 << 20) }
+        do {
+            return try CanonicalJSON.decode(ImageIndex.self, from: bytes, kind: "index.json")
+        } catch let error as OCIError {
+            throw OCIError.invalidLayout(path: path, reason: "corrupt index.json: \(error)")
+        }
+    }
+
+    /// The tags in `index.json` with their descriptors, in index order.
+    public func tags() throws -> [(name: String, descriptor: Descriptor)] {
+        try index().manifests.compactMap { d in d.annotations?[Descriptor.refNameAnnotation].map { ($0, d) } }
+    }
+
+    /// Adds `descriptor` to `index.json` under `tag` (replacing what had that tag), or untagged.
+    public func tag(_ descriptor: Descriptor, as tag: String?) throws {
+        try withLock {
+            var index = try self.index()
+            var entry = descriptor
+            if let tag {
+                index.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == tag }
+                entry.annotations = (entry.annotations ?? [:]).merging([Descriptor.refNameAnnotation: tag]) { $1 }
+            } else if index.manifests.contains(where: { $0.digest == descriptor.digest && $0.annotations?[Descriptor.refNameAnnotation] == nil }) {
+                return
+            }
+            index.manifests.append(entry)
+            try writeIndex(index)
+        }
+    }
+
+    /// Removes the tag from `index.json` (the blobs stay until garbage-collected).
+    public func untag(_ tag: String) throws {
+        try withLock {
+            var index = try self.index()
+            let before = index.manifests.count
+            index.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == tag }
+            guard index.manifests.count != before else { throw OCIError.notFound("tag '\(tag)' in \(path)") }
+            try writeIndex(index)
+        }
+    }
+
+    /// The descriptor tagged `tag`; without a tag, the layout's only image.
+    public func resolve(tag: String?) throws -> Descriptor {
+        let manifests = try index().manifests
+        if let tag {
+            if let found = manifests.last(where: { $0.annotations?[Descriptor.refNameAnnotation] == tag }) { return found }
+            if let digest = try? Digest(tag), let found = manifests.first(where: { $0.digest == digest }) { return found }
+            let known = manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+            throw OCIError.notFound("tag '\(tag)' in \(path) (tags: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+        guard manifests.count == 1, let only = manifests.first else {
+            let known = manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+            throw OCIError.notFound("an image in \(path): \(manifests.isEmpty ? "the layout is empty" : "it holds \(manifests.count) images, name one with :TAG (tags: \(known.joined(separator: ", ")))")")
+        }
+        return only
+    }
+
+    private func writeIndex(_ index: ImageIndex) throws {
+        let bytes = try CanonicalJSON.encode(index)
+        try wrapArchive { try FileSystem.writeAtomically(path + "/index.json", bytes: bytes) }
+    }
+
+    /// Runs `body` holding an exclusive lock on the layout directory (across processes too).
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw OCIError.archive(.io(path: path, operation: "open", errno: errno)) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw OCIError.archive(.io(path: path, operation: "flock", errno: errno)) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}

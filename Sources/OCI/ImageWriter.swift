@@ -1,0 +1,68 @@
+import Archive
+
+/// A layer as stored: the compressed blob's descriptor and the uncompressed tar's digest.
+public struct StoredLayer: Sendable, Hashable {
+    public var descriptor: Descriptor
+    public var diffID: Digest
+}
+
+extension ImageLayout {
+    /// Streams one layer into the store: `body` writes tar entries, which are hashed (the diff ID),
+    /// compressed and hashed again (the blob digest) in a single pass, with bounded memory.
+    public func writeLayer(compression: Compression = .gzip, _ body: (TarWriter) throws -> Void) throws -> StoredLayer {
+        let mediaType: String
+        switch compression {
+        case .none: mediaType = MediaType.layerTar
+        case .gzip: mediaType = MediaType.layerGzip
+        case .zstd: mediaType = MediaType.layerZstd
+        case .xz: throw OCIError.unsupportedMediaType("xz layers (use gzip or zstd)")
+        }
+        var diffHex: String?
+        let descriptor = try writeBlob(mediaType: mediaType) { blobSink in
+            try wrapArchive {
+                let compressed = try compression.compressing(into: blobSink)
+                let uncompressed = HashingSink(compressed)
+                let tar = TarWriter(uncompressed)
+                try body(tar)
+                try tar.finish()
+                diffHex = uncompressed.hexDigest
+            }
+        }
+        return StoredLayer(descriptor: descriptor, diffID: try Digest(hex: diffHex ?? ""))
+    }
+
+    /// Writes an image's config and manifest for `layers` and returns the manifest's descriptor
+    /// (with its platform). `config.rootfs` is filled from the layers.
+    public func writeImage(config: ImageConfiguration, layers: [StoredLayer], annotations: [String: String]? = nil) throws -> Descriptor {
+        var config = config
+        config.rootfs = .init(diffIDs: layers.map(\.diffID))
+        let configDescriptor = try writeDocument(config, mediaType: MediaType.imageConfig)
+        let manifest = ImageManifest(config: configDescriptor, layers: layers.map(\.descriptor), annotations: annotations)
+        var descriptor = try writeDocument(manifest, mediaType: MediaType.imageManifest)
+        descriptor.platform = config.platform
+        return descriptor
+    }
+
+    /// Writes an index over `manifests` (one per platform) and returns its descriptor.
+    public func writeIndex(of manifests: [Descriptor], annotations: [String: String]? = nil) throws -> Descriptor {
+        try writeDocument(ImageIndex(manifests: manifests, annotations: annotations), mediaType: MediaType.imageIndex)
+    }
+}
+
+/// RFC 3339 text (`2024-01-02T03:04:05Z`) for seconds since the epoch, computed without locale or time zone.
+public func rfc3339(_ seconds: Int64) -> String {
+    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    let rest = seconds - days * 86_400
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = doy - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
+}

@@ -1,0 +1,84 @@
+import Archive
+
+/// An image opened from a local transport. Archives are unpacked (verified) into a temporary
+/// layout that is removed when this value is released.
+public final class OpenedImage: @unchecked Sendable {
+    /// The layout holding the image's blobs.
+    public let layout: ImageLayout
+    /// The image's top descriptor: a manifest or an index.
+    public let root: Descriptor
+    private let temporaryDirectory: String?
+
+    init(layout: ImageLayout, root: Descriptor, temporaryDirectory: String?) {
+        self.layout = layout
+        self.root = root
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    deinit { if let temporaryDirectory { try? FileSystem.remove(temporaryDirectory) } }
+}
+
+/// Reading and writing images through the local transports (`oci:`, `oci-archive:`, `docker-archive:`).
+public enum LocalImages {
+    /// Opens the image at `reference`.
+    public static func open(_ reference: ImageReference) throws -> OpenedImage {
+        switch reference {
+        case .layout(let path, let tag):
+            let layout = try ImageLayout(opening: path)
+            return OpenedImage(layout: layout, root: try layout.resolve(tag: tag), temporaryDirectory: nil)
+        case .ociArchive(let path, let tag):
+            guard FileSystem.exists(path) else { throw OCIError.notFound("archive \(path)") }
+            let scratch = try wrapArchive { try FileSystem.makeTemporaryDirectory(prefix: "harden-oci-archive") }
+            do {
+                let layout = try OCIArchive.extract(path, into: scratch + "/layout")
+                return OpenedImage(layout: layout, root: try layout.resolve(tag: tag), temporaryDirectory: scratch)
+            } catch {
+                try? FileSystem.remove(scratch)
+                throw error
+            }
+        case .dockerArchive(let path, let name):
+            guard FileSystem.exists(path) else { throw OCIError.notFound("archive \(path)") }
+            let scratch = try wrapArchive { try FileSystem.makeTemporaryDirectory(prefix: "harden-docker-archive") }
+            do {
+                let layout = try ImageLayout.create(at: scratch + "/layout")
+                let root = try DockerArchive.importImage(from: path, name: name, into: layout)
+                return OpenedImage(layout: layout, root: root, temporaryDirectory: scratch)
+            } catch {
+                try? FileSystem.remove(scratch)
+                throw error
+            }
+        case .registry(let registry):
+            throw OCIError.notFound("\(registry): registry transport is not available yet; use oci:, oci-archive: or docker-archive:")
+        }
+    }
+
+    /// Writes the image `root` (with its blobs from `source`) to `destination`. A docker-archive
+    /// holds one platform: `platform` picks it from an index.
+    public static func store(_ root: Descriptor, from source: BlobReader, to destination: ImageReference, platform: Platform? = nil) throws {
+        switch destination {
+        case .layout(let path, let tag):
+            try ImageLayout.create(at: path).copyImage(root, from: source, tag: tag)
+        case .ociArchive(let path, let tag):
+            try OCIArchive.write([(root, tag)], from: source, to: path)
+        case .dockerArchive(let path, let name):
+            let manifest = try ImageGraph.manifest(for: platform, under: root, in: source)
+            let tags = try name.map { [try RegistryReference(parsing: $0).familiarName] } ?? []
+            try DockerArchive.write(manifest, from: source, repoTags: tags, to: path)
+        case .registry(let registry):
+            throw OCIError.notFound("\(registry): registry transport is not available yet; use oci:, oci-archive: or docker-archive:")
+        }
+    }
+}
+
+extension RegistryReference {
+    /// The short form Docker shows (`nginx:latest`, `registry.example/team/app:1`).
+    public var familiarName: String {
+        var name = repository
+        if registry == Self.defaultRegistry {
+            if name.hasPrefix("library/") { name.removeFirst(8) }
+        } else {
+            name = registry + "/" + name
+        }
+        return name + ":" + (tag ?? "latest")
+    }
+}

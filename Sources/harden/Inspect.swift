@@ -1,0 +1,44 @@
+import ArgumentParser
+import OCI
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an image's manifest, configuration and layers.",
+        discussion: """
+        Reads any local image, including layouts written by skopeo or umoci, and verifies every
+        blob it reads against its digest. For an index, each platform's image is shown.
+
+        Examples:
+          harden inspect oci:/var/lib/images:python
+          harden inspect --format json docker-archive:app.tar
+          harden inspect --raw oci-archive:image.tar      # the exact manifest bytes
+        """
+    )
+
+    @Argument(help: "The image, e.g. oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE.")
+    var image: String
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "Print the top manifest or index exactly as stored.")
+    var raw = false
+
+    func run() throws {
+        let reference = try ImageReference(parsing: image)
+        let opened = try LocalImages.open(reference)
+        if raw {
+            print(String(decoding: try opened.layout.readBlob(opened.root), as: UTF8.self))
+            return
+        }
+        let inspection = try ImageInspection.inspect(opened.root, in: opened.layout, reference: reference.description)
+        switch format {
+        case .text: print(inspection.text())
+        case .json: print(try CanonicalJSON.pretty(inspection))
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
