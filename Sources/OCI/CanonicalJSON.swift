@@ -26,7 +26,7 @@ public enum CanonicalJSON {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as OCIError {
-            throw error
+            throw OCIError.invalidDocument(kind: kind, reason: error.description)
         } catch let DecodingError.dataCorrupted(context) {
             throw OCIError.invalidDocument(kind: kind, reason: describe(context))
         } catch let DecodingError.keyNotFound(key, context) {

@@ -1,0 +1,30 @@
+# Harden: the two commands a fresh Debian 12 machine needs are `make demo` and `make test`.
+SWIFT ?= swift
+
+.PHONY: deps build release test demo bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product harden
+
+# Installs what the tests need, builds, and runs every test (unit, interop with real tools).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# The main job, end to end, into a local OCI layout under out/demo.
+demo: release
+	bash scripts/demo.sh
+
+# Throughput figures against gzip, zstd and sha256sum (see Benchmarks/README.md).
+bench: deps
+	$(SWIFT) build -c release --product HardenBench
+	.build/release/HardenBench
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Harden's build, tests and demo need on a Debian 12 machine. Idempotent:
+# it installs only what is missing, so it is cheap to run before every test run.
+set -euo pipefail
+
+# Debian packages: C libraries Harden links, and the real tools the tests check our output with.
+packages=(
+  zlib1g-dev liblzma-dev libzstd-dev pkg-config  # codecs Harden links
+  tar libarchive-tools gzip zstd xz-utils binutils  # GNU tar, bsdtar, C codecs, ar
+  skopeo umoci                                   # OCI peers that must accept our images
+  python3                                        # schema validation and hostile-archive fixtures
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools: jsonschema (with referencing) validates our documents against the official schemas.
+if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
+  echo "install-deps: installing jsonschema from PyPI"
+  python3 -m pip install --quiet jsonschema || python3 -m pip install --quiet --break-system-packages jsonschema
+fi
+
+command -v swift >/dev/null || { echo "install-deps: Swift 6 is required (swift not on PATH)" >&2; exit 1; }
+echo "install-deps: all dependencies present"
