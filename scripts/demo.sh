@@ -14,10 +14,10 @@ chmod 1777 "$out/rootfs/tmp"
 
 echo "== harden pack (twice: the digest must not change)"
 SOURCE_DATE_EPOCH=1700000000 "$harden" pack "$out/rootfs" --output "oci:$out/layout:demo" \
-  --user 65532 --entrypoint /usr/bin/harden --cmd --help | tee "$out/first.txt"
+  --user 65532 --entrypoint /usr/bin/harden --cmd=--help | tee "$out/first.txt"
 touch "$out/rootfs/etc/passwd"
 SOURCE_DATE_EPOCH=1700000000 "$harden" pack "$out/rootfs" --output "oci:$out/layout:demo" \
-  --user 65532 --entrypoint /usr/bin/harden --cmd --help | tee "$out/second.txt"
+  --user 65532 --entrypoint /usr/bin/harden --cmd=--help | tee "$out/second.txt"
 cmp "$out/first.txt" "$out/second.txt" && echo "reproducible: same digest"
 
 echo "== harden inspect"
