@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "harden", targets: ["harden"]),
         .library(name: "Archive", targets: ["Archive"]),
         .library(name: "OCI", targets: ["OCI"]),
+        .library(name: "OpenPGP", targets: ["OpenPGP"]),
+        .library(name: "Debian", targets: ["Debian"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,25 +33,40 @@ let package = Package(
         ),
         // OCI image format: digests, manifests, layouts, archives, references.
         .target(name: "OCI", dependencies: ["Archive"]),
+        // OpenPGP: keyrings and signature verification (RSA, EdDSA) for signed Debian repositories.
+        .target(
+            name: "OpenPGP",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Debian: versions, control files, repositories, resolver, download cache, lock files.
+        .target(
+            name: "Debian",
+            dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI",
+                "Archive", "OCI", "Debian",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",
-            dependencies: ["Archive", "OCI"],
+            dependencies: ["Archive", "OCI", "Debian"],
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.
         .target(name: "TestSupport", dependencies: ["Archive"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport"]),
+        .testTarget(name: "DebianTests", dependencies: ["Debian", "Archive", "OpenPGP", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

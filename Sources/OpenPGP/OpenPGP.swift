@@ -1,0 +1,2 @@
+/// OpenPGP: keyrings and signature verification for signed Debian repositories.
+public enum OpenPGP {}
