@@ -1,2 +1,0 @@
-/// OpenPGP: keyrings and signature verification for signed Debian repositories.
-public enum OpenPGP {}
