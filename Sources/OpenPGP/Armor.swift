@@ -117,7 +117,7 @@ enum Base64 {
                 out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
             }
         }
-        guard padding <= 2, (input.count - padding + padding) % 4 == 0 || padding == 0 else {
+        guard padding <= 2, padding == 0 || input.count % 4 == 0 else {
             throw OpenPGPError.malformed("base64: bad padding")
         }
         guard bits < 6 else { throw OpenPGPError.malformed("base64: truncated") }

@@ -46,7 +46,7 @@ struct ClearSigned {
                 throw OpenPGPError.malformed("clear-signed message: unexpected header line '\(String(decoding: line.prefix(80), as: UTF8.self))'")
             }
             for name in String(decoding: line.dropFirst(6), as: UTF8.self).split(separator: ",") {
-                if let id = hashNames[name.trimmingCharacters(in: " \t")] { declared = (declared ?? []).union([id]) }
+                if let id = hashNames[name.trimmingBlanks()] { declared = (declared ?? []).union([id]) }
             }
         }
         guard headerEnded else { throw OpenPGPError.malformed("clear-signed message: no blank line after the headers") }
@@ -79,10 +79,11 @@ struct ClearSigned {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
+    /// Without leading and trailing spaces and tabs.
+    func trimmingBlanks() -> String {
         var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
         return String(s)
     }
 }

@@ -21,6 +21,8 @@ public enum OpenPGPError: Error, Sendable, Equatable, CustomStringConvertible {
     case keyCannotSign(fingerprint: String)
     /// The signature expired at `at` (seconds since the epoch).
     case signatureExpired(at: Int64)
+    /// The signature claims a creation time after `now` (beyond a few minutes of clock skew).
+    case signatureFromFuture(created: Int64)
     /// The signature claims to be older than the key that made it.
     case signatureBeforeKey(fingerprint: String)
     /// The signature does not match the data: the data or the signature was changed.
@@ -55,6 +57,8 @@ public enum OpenPGPError: Error, Sendable, Equatable, CustomStringConvertible {
             return "key \(fpr) is not allowed to make signatures (its key flags say so)"
         case .signatureExpired(let at):
             return "the signature expired at \(formatTime(at)): the repository metadata is stale; use an up-to-date mirror or check the system clock"
+        case .signatureFromFuture(let created):
+            return "the signature claims to be made at \(formatTime(created)), in the future: check the system clock"
         case .signatureBeforeKey(let fpr):
             return "the signature claims a time before its key \(fpr) was created: the signature or the system clock is wrong"
         case .badSignature(let fpr):

@@ -145,8 +145,12 @@ public struct OpenPGPKeyring: Sendable {
             packets = try PacketReader.parse(bytes)
         }
         keys = try KeyringBuilder.build(packets)
-        guard !keys.isEmpty || !packets.contains(where: { $0.tag == PacketTag.publicKey }) else { return }
-        guard !keys.isEmpty else { throw OpenPGPError.unsupportedAlgorithm("the keyring holds only keys of versions other than 4") }
+        if keys.isEmpty {
+            if packets.contains(where: { $0.tag == PacketTag.publicKey }) {
+                throw OpenPGPError.unsupportedAlgorithm("the keyring holds only keys of versions other than 4")
+            }
+            throw OpenPGPError.malformed("no public key in the keyring")
+        }
     }
 
     /// Reads a keyring file (binary or armored).
@@ -206,6 +210,8 @@ public struct OpenPGPKeyring: Sendable {
 enum KeyringBuilder {
     /// SHA-1 self-signatures are accepted only when made before 2023-02-01.
     static let sha1SelfSignatureCutoff: Int64 = 1_675_209_600
+    /// Largest user ID kept.
+    static let maxUserIDSize = 64 << 10
 
     private struct Block {
         var primary: OpenPGPPublicKey
@@ -236,8 +242,13 @@ enum KeyringBuilder {
                 let last = blocks.count - 1
                 switch packet.tag {
                 case PacketTag.userID:
-                    blocks[last].userIDs.append((packet.body, []))
-                    position = .userID
+                    // Oversized user IDs are dropped with their signatures (they would only cost hashing time).
+                    if packet.body.count <= KeyringBuilder.maxUserIDSize {
+                        blocks[last].userIDs.append((packet.body, []))
+                        position = .userID
+                    } else {
+                        position = .userAttribute
+                    }
                 case PacketTag.userAttribute:
                     position = .userAttribute
                 case PacketTag.publicSubkey:
@@ -281,7 +292,7 @@ enum KeyringBuilder {
         return true
     }
 
-    /// Whether `signature` by `key` over the data `feed` gives is valid as a key signature.
+    /// Whether `signature` by `key` over `feed` (key and user ID framing) is valid as a key signature.
     static func validKeySignature(_ signature: Signature, by key: OpenPGPPublicKey, notBefore: Int64,
                                   feed: [UInt8]) -> Bool {
         guard let created = signature.created, created >= notBefore, !signature.hasUnknownCriticalSubpacket,
@@ -291,7 +302,9 @@ enum KeyringBuilder {
         case .sha1 where created >= sha1SelfSignatureCutoff: return false
         default: break
         }
-        return Verifier.check(signature, by: key, feed: { $0.update(feed) }) == .valid
+        guard var hasher = MessageHasher(algorithm) else { return false }
+        hasher.update(feed)
+        return Verifier.check(signature, by: key, hasher: hasher) == .valid
     }
 
     private static func validate(_ block: Block) -> OpenPGPPublicKey {

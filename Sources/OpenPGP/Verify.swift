@@ -107,6 +107,16 @@ public enum OpenPGP {
                        allowedHashes: Set<Int>?, feed: (Signature, inout MessageHasher) -> Void) throws -> SignatureVerification {
         var unknownIDs: [String] = []
         var errors: [OpenPGPError] = []
+        // The data is hashed once per (hash algorithm, signature type); each signature continues from a copy.
+        var hashed: [Int: MessageHasher] = [:]
+        func contentHasher(_ signature: Signature) -> MessageHasher? {
+            let cacheKey = signature.hashAlgorithm << 8 | signature.type
+            if let hasher = hashed[cacheKey] { return hasher }
+            guard let algorithm = HashAlgorithm(rawValue: signature.hashAlgorithm), var hasher = MessageHasher(algorithm) else { return nil }
+            feed(signature, &hasher)
+            hashed[cacheKey] = hasher
+            return hasher
+        }
         for item in signatures {
             let signature: Signature
             switch item {
@@ -125,24 +135,22 @@ public enum OpenPGP {
             for (primary, key) in candidates {
                 do {
                     return try checkDocumentSignature(signature, primary: primary, key: key, now: now,
-                                                      allowedHashes: allowedHashes, feed: feed)
+                                                      allowedHashes: allowedHashes, contentHasher: contentHasher)
                 } catch let error as OpenPGPError {
                     errors.append(error)
                 }
             }
         }
-        if let error = errors.first(where: { if case .badSignature = $0 { return false } else { return true } }) ?? errors.first {
-            // A bad signature is the most serious finding; report it first.
-            if let bad = errors.first(where: { if case .badSignature = $0 { return true } else { return false } }) { throw bad }
-            throw error
-        }
+        // A bad signature is the most serious finding; then any other problem with a known key; then unknown keys.
+        if let bad = errors.first(where: { if case .badSignature = $0 { true } else { false } }) { throw bad }
+        if let error = errors.first { throw error }
         if !unknownIDs.isEmpty { throw OpenPGPError.unknownKey(keyIDs: unknownIDs) }
         throw OpenPGPError.noSignature
     }
 
     private static func checkDocumentSignature(_ signature: Signature, primary: OpenPGPPublicKey, key: OpenPGPPublicKey, now: Int64,
                                                allowedHashes: Set<Int>?,
-                                               feed: (Signature, inout MessageHasher) -> Void) throws -> SignatureVerification {
+                                               contentHasher: (Signature) -> MessageHasher?) throws -> SignatureVerification {
         guard let hash = HashAlgorithm(rawValue: signature.hashAlgorithm) else {
             throw OpenPGPError.unsupportedAlgorithm(HashAlgorithm.name(of: signature.hashAlgorithm))
         }
@@ -156,7 +164,9 @@ public enum OpenPGP {
         guard let created = signature.created else {
             throw OpenPGPError.malformed("signature from \(key.fingerprint) has no creation time")
         }
-        switch Verifier.check(signature, by: key, feed: { feed(signature, &$0) }) {
+        guard let hasher = contentHasher(signature) else { throw OpenPGPError.unsupportedAlgorithm(hash.name) }
+        if created > now + Verifier.clockSkew { throw OpenPGPError.signatureFromFuture(created: created) }
+        switch Verifier.check(signature, by: key, hasher: hasher) {
         case .valid: break
         case .bad: throw OpenPGPError.badSignature(fingerprint: key.fingerprint)
         case .unsupported(let what): throw OpenPGPError.unsupportedAlgorithm(what)
@@ -189,11 +199,12 @@ enum Verifier {
         case unsupported(String)
     }
 
-    static func check(_ signature: Signature, by key: OpenPGPPublicKey, feed: (inout MessageHasher) -> Void) -> Outcome {
-        guard let algorithm = HashAlgorithm(rawValue: signature.hashAlgorithm), var hasher = MessageHasher(algorithm) else {
-            return .unsupported(HashAlgorithm.name(of: signature.hashAlgorithm))
-        }
-        feed(&hasher)
+    /// Tolerated clock difference for signatures that claim to be from the future (seconds).
+    static let clockSkew: Int64 = 300
+
+    /// Checks `signature` by `key`; `hasher` has been fed the signed data and gets the signature's trailer.
+    static func check(_ signature: Signature, by key: OpenPGPPublicKey, hasher: MessageHasher) -> Outcome {
+        var hasher = hasher
         hasher.update(signature.hashedPart)
         hasher.update([0x04, 0xFF] + bigEndian32(signature.hashedPart.count))
         let digest = hasher.finalize()
