@@ -45,9 +45,12 @@ struct ClearSigned {
             guard hasPrefix(line, "Hash: ") else {
                 throw OpenPGPError.malformed("clear-signed message: unexpected header line '\(String(decoding: line.prefix(80), as: UTF8.self))'")
             }
+            // Once a "Hash:" header is present, only the algorithms it names are accepted.
+            var names = declared ?? []
             for name in String(decoding: line.dropFirst(6), as: UTF8.self).split(separator: ",") {
-                if let id = hashNames[name.trimmingBlanks()] { declared = (declared ?? []).union([id]) }
+                if let id = hashNames[name.trimmingBlanks()] { names.insert(id) }
             }
+            declared = names
         }
         guard headerEnded else { throw OpenPGPError.malformed("clear-signed message: no blank line after the headers") }
         var lines: [ArraySlice<UInt8>] = []

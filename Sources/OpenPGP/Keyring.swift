@@ -220,7 +220,9 @@ enum KeyringBuilder {
         var subkeys: [(key: OpenPGPPublicKey, signatures: [Signature])] = []
     }
 
-    private enum Position { case none, skipped, primary, userID, userAttribute, subkey, skippedSubkey }
+    /// Where the next signature belongs; `ignored` drops signatures (user attributes, oversized user IDs, unknown
+    /// packets, subkeys of other versions), `skipped` drops everything up to the next primary key.
+    private enum Position { case none, skipped, primary, userID, subkey, ignored }
 
     static func build(_ packets: [Packet]) throws -> [OpenPGPPublicKey] {
         var blocks: [Block] = []
@@ -247,16 +249,16 @@ enum KeyringBuilder {
                         blocks[last].userIDs.append((packet.body, []))
                         position = .userID
                     } else {
-                        position = .userAttribute
+                        position = .ignored
                     }
                 case PacketTag.userAttribute:
-                    position = .userAttribute
+                    position = .ignored
                 case PacketTag.publicSubkey:
                     if let key = try OpenPGPPublicKey.parse(packetBody: packet.body) {
                         blocks[last].subkeys.append((key, []))
                         position = .subkey
                     } else {
-                        position = .skippedSubkey
+                        position = .ignored
                     }
                 default:
                     // Signatures that cannot be parsed (other versions, damage) are ignored in keyrings.
@@ -275,8 +277,8 @@ enum KeyringBuilder {
             case PacketTag.secretKey, PacketTag.secretSubkey:
                 throw OpenPGPError.malformed("the keyring holds a secret key (packet \(n)): export only the public key (gpg --export)")
             default:
-                // Unknown packets (e.g. private or experimental tags) are skipped along with nothing else.
-                continue
+                // Unknown packets (private or experimental tags) are skipped with the signatures that follow them.
+                if position != .none && position != .skipped { position = .ignored }
             }
         }
         return blocks.map(validate)

@@ -99,6 +99,13 @@ struct MalformedInputTests {
         }
     }
 
+    @Test("unreadable keyring files give an io error")
+    func missingFile() {
+        let error = openPGPError { try OpenPGPKeyring(contentsOf: "/nonexistent/keyring.gpg") }
+        #expect(error == .io(path: "/nonexistent/keyring.gpg", message: "no such file"))
+        #expect(openPGPError { try OpenPGPKeyring(bytes: []) } == nil)
+    }
+
     @Test("SHA-224 matches the reference")
     func sha224() throws {
         for input in ["", "abc", String(repeating: "a", count: 1000), String(repeating: "abcdefgh", count: 17)] {
