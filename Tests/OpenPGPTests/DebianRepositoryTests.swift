@@ -70,6 +70,24 @@ struct DebianRepositoryTests {
         #expect(keyring.keys.contains { $0.algorithm == "EdDSA" && $0.bits == 255 })
     }
 
+    @Test("every Debian keyring on the host parses like gpg lists it")
+    func allDebianKeyrings() throws {
+        let paths = try FileManager.default.contentsOfDirectory(atPath: "/usr/share/keyrings")
+            .filter { $0.hasPrefix("debian-") && $0.hasSuffix(".gpg") }.sorted().map { "/usr/share/keyrings/" + $0 }
+        #expect(paths.count >= 2)
+        for path in paths {
+            let keyring = try OpenPGPKeyring(contentsOf: path)
+            let records = try gpgShowKeys(path)
+            let all = keyring.keys.flatMap { [$0] + $0.subkeys }
+            #expect(all.map(\.fingerprint) == records.map(\.fingerprint), "\(path)")
+            #expect(all.map(\.created) == records.map(\.created), "\(path)")
+            // Expiry is known where the self-signature could be checked (not for old DSA or 1024-bit RSA keys).
+            for (key, record) in zip(all, records) where key.hasValidSelfSignature {
+                #expect(key.expires == record.expires, "\(path): \(key.fingerprint)")
+            }
+        }
+    }
+
     @Test("the bookworm signing keys are in the archive keyring")
     func bookwormKeys() throws {
         let keyring = try OpenPGPKeyring(contentsOf: archiveKeyringPath)
