@@ -34,6 +34,7 @@ public enum OpenPGPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A file could not be read.
     case io(path: String, message: String)
 
+    /// A message for users saying what went wrong and what to do.
     public var description: String {
         switch self {
         case .malformed(let what):

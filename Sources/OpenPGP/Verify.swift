@@ -13,6 +13,7 @@ public struct SignatureVerification: Sendable, Equatable {
     /// The hash algorithm of the signature: "SHA256", "SHA512", ...
     public var hashAlgorithm: String
 
+    /// Creates a verification result (for callers and tests that need one).
     public init(primaryFingerprint: String, signingKeyFingerprint: String, created: Int64, hashAlgorithm: String) {
         self.primaryFingerprint = primaryFingerprint
         self.signingKeyFingerprint = signingKeyFingerprint
