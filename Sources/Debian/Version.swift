@@ -3,7 +3,8 @@
 /// Parsing follows dpkg: surrounding whitespace is ignored, the epoch is the part before the first
 /// colon (a number from 0 to 2147483647), the revision is the part after the last hyphen, and the
 /// upstream version must start with a digit. One leniency: a trailing hyphen ("1.0-", an empty
-/// revision) is accepted and means the same as no revision, as in dpkg's own comparison table.
+/// revision) is accepted and means the same as no revision, as in dpkg's own comparison table
+/// (Dpkg::Version accepts it; the C `dpkg --compare-versions` rejects it as "revision number is empty").
 ///
 /// Equality and hashing agree with the ordering: "1.0000-1" == "1.0-1", "0:1" == "1".
 public struct DebianVersion: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {

@@ -2,7 +2,7 @@ import Archive
 import Foundation
 import TestSupport
 import Testing
-@testable import Debian
+import Debian
 
 /// The real bookworm main/binary-amd64 Packages.xz, downloaded once per test run and kept in memory.
 let bookwormPackagesXz: Result<[UInt8], any Error> = Result {

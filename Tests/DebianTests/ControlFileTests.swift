@@ -1,6 +1,6 @@
 import Archive
 import Testing
-@testable import Debian
+import Debian
 
 /// A source that hands out at most `step` bytes per read, to exercise chunk boundaries.
 final class TricklingSource: ByteSource {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Debian
+import Debian
 
 @Suite struct RelationTests {
     @Test func documentedExample() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Debian
+import Debian
 
 /// The repository root, found from this file's path (Tests/DebianTests/…).
 func repositoryRoot(_ file: String = #filePath) -> String {
