@@ -10,10 +10,12 @@ let package = Package(
         .library(name: "OCI", targets: ["OCI"]),
         .library(name: "OpenPGP", targets: ["OpenPGP"]),
         .library(name: "Debian", targets: ["Debian"]),
+        .library(name: "ImageBuild", targets: ["ImageBuild"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System C libraries, linked through pkg-config.
@@ -46,11 +48,13 @@ let package = Package(
             name: "Debian",
             dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Image specs (YAML), locking, and (later) assembly of hardened images.
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian",
+                "Archive", "OCI", "Debian", "ImageBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,9 +68,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Archive"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
-        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport"]),
+        .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DebianTests", dependencies: ["Debian", "Archive", "OpenPGP", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "TestSupport"]),
+        .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,8 @@
 // Throughput of Harden's codecs and hashing next to the C tools, on the same ~100 MB tar.
 //
-// Usage: HardenBench [--size MB] [--runs N] [--keep DIR]
+// Usage: HardenBench [--only codecs|debian] [--size MB] [--runs N] [--keep DIR]
 // Prints MB/s for each and the ratio ours/theirs (above 1.0 means Harden is faster).
+// The debian part times Packages index parsing and dependency resolution (DebianBench.swift).
 import Archive
 import Dispatch
 import Foundation
@@ -10,6 +11,7 @@ struct Options {
     var sizeMB = 100
     var runs = 3
     var workDir: String?
+    var only: String?
 
     init(_ arguments: [String]) {
         var i = 1
@@ -19,6 +21,7 @@ struct Options {
             case "--size": sizeMB = Int(value) ?? sizeMB; i += 1
             case "--runs": runs = Int(value) ?? runs; i += 1
             case "--keep": workDir = value; i += 1
+            case "--only": only = value; i += 1
             default: break
             }
             i += 1
@@ -100,58 +103,70 @@ final class ManagedFailure: @unchecked Sendable {
     var first: Error? { lock.lock(); defer { lock.unlock() }; return errors.first }
 }
 
-let options = Options(CommandLine.arguments)
-let work = try options.workDir ?? FileSystem.makeTemporaryDirectory(prefix: "harden-bench")
-try FileSystem.createDirectory(work)
-defer { if options.workDir == nil { try? FileSystem.remove(work) } }
-let corpus = work + "/corpus.tar"
-if !FileSystem.exists(corpus) { try makeCorpus(at: corpus, size: options.sizeMB << 20) }
-let bytes = Double(try FileSource(path: corpus).size())
-let mb = bytes / 1_048_576
-try shell("gzip -6 -c \(corpus) > \(corpus).gz && zstd -q -3 -T1 -c \(corpus) > \(corpus).zst")
+func codecBenchmark(_ options: Options) throws {
+    let work = try options.workDir ?? FileSystem.makeTemporaryDirectory(prefix: "harden-bench")
+    try FileSystem.createDirectory(work)
+    defer { if options.workDir == nil { try? FileSystem.remove(work) } }
+    let corpus = work + "/corpus.tar"
+    if !FileSystem.exists(corpus) { try makeCorpus(at: corpus, size: options.sizeMB << 20) }
+    let bytes = Double(try FileSource(path: corpus).size())
+    let mb = bytes / 1_048_576
+    try shell("gzip -6 -c \(corpus) > \(corpus).gz && zstd -q -3 -T1 -c \(corpus) > \(corpus).zst")
 
-print("Harden codec benchmark: \(String(format: "%.1f", mb)) MiB tar of /usr files, best of \(options.runs), \(ProcessInfo.processInfo.activeProcessorCount) cores")
-print("")
-print("what                                      harden MB/s   C tool MB/s   ratio")
+    print("Harden codec benchmark: \(String(format: "%.1f", mb)) MiB tar of /usr files, best of \(options.runs), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    print("")
+    print("what                                      harden MB/s   C tool MB/s   ratio")
 
-func row(_ name: String, ours: Double, theirs: Double, volume: Double = mb) {
-    let a = volume / ours, b = volume / theirs
-    print(name.padding(toLength: 42, withPad: " ", startingAt: 0)
-          + String(format: "%10.1f    %10.1f    %5.2f", a, b, a / b))
+    func row(_ name: String, ours: Double, theirs: Double, volume: Double = mb) {
+        printRow(name, ours: volume / ours, theirs: volume / theirs)
+    }
+
+    let runs = options.runs
+    row("sha256 (vs sha256sum)",
+        ours: try best(runs) { try ours(corpus) { HashingSink($0) } },
+        theirs: try best(runs) { try shell("sha256sum \(corpus) > /dev/null") })
+    row("gzip -6 compress (vs gzip -6)",
+        ours: try best(runs) { try ours(corpus) { try GzipCompressor($0, level: 6) } },
+        theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null") })
+    row("zstd -3 compress (vs zstd -3 -T1)",
+        ours: try best(runs) { try ours(corpus) { try ZstdCompressor($0, level: 3) } },
+        theirs: try best(runs) { try shell("zstd -q -3 -T1 -c \(corpus) > /dev/null") })
+    row("gzip decompress (vs gzip -d)",
+        ours: try best(runs) { try oursDecompress(corpus + ".gz", .gzip) },
+        theirs: try best(runs) { try shell("gzip -d -c \(corpus).gz > /dev/null") })
+    row("zstd decompress (vs zstd -d)",
+        ours: try best(runs) { try oursDecompress(corpus + ".zst", .zstd) },
+        theirs: try best(runs) { try shell("zstd -q -d -c \(corpus).zst > /dev/null") })
+    row("gzip+sha256 layer (vs gzip|sha256sum)",
+        ours: try best(runs) { try ours(corpus) { HashingSink(try GzipCompressor(HashingSink($0))) } },
+        theirs: try best(runs) { try shell("sha256sum \(corpus) >/dev/null; gzip -6 -c \(corpus) | sha256sum > /dev/null") })
+
+    print("")
+    print("Two layers at once (both cores) vs the C tool on the same two layers, one after the other")
+    let cores = 2
+    row("2x gzip -6 (vs 2x gzip, sequential)",
+        ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try GzipCompressor($0, level: 6) } } },
+        theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null; gzip -6 -c \(corpus) > /dev/null") },
+        volume: mb * 2)
+    row("2x zstd -3 (vs 2x zstd -T1, sequential)",
+        ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try ZstdCompressor($0, level: 3) } } },
+        theirs: try best(runs) { try shell("zstd -q -3 -T1 -c \(corpus) > /dev/null; zstd -q -3 -T1 -c \(corpus) > /dev/null") },
+        volume: mb * 2)
+    row("2x gzip -6 (vs 2 gzip processes at once)",
+        ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try GzipCompressor($0, level: 6) } } },
+        theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null & gzip -6 -c \(corpus) > /dev/null; wait") },
+        volume: mb * 2)
 }
 
-let runs = options.runs
-row("sha256 (vs sha256sum)",
-    ours: try best(runs) { try ours(corpus) { HashingSink($0) } },
-    theirs: try best(runs) { try shell("sha256sum \(corpus) > /dev/null") })
-row("gzip -6 compress (vs gzip -6)",
-    ours: try best(runs) { try ours(corpus) { try GzipCompressor($0, level: 6) } },
-    theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null") })
-row("zstd -3 compress (vs zstd -3 -T1)",
-    ours: try best(runs) { try ours(corpus) { try ZstdCompressor($0, level: 3) } },
-    theirs: try best(runs) { try shell("zstd -q -3 -T1 -c \(corpus) > /dev/null") })
-row("gzip decompress (vs gzip -d)",
-    ours: try best(runs) { try oursDecompress(corpus + ".gz", .gzip) },
-    theirs: try best(runs) { try shell("gzip -d -c \(corpus).gz > /dev/null") })
-row("zstd decompress (vs zstd -d)",
-    ours: try best(runs) { try oursDecompress(corpus + ".zst", .zstd) },
-    theirs: try best(runs) { try shell("zstd -q -d -c \(corpus).zst > /dev/null") })
-row("gzip+sha256 layer (vs gzip|sha256sum)",
-    ours: try best(runs) { try ours(corpus) { HashingSink(try GzipCompressor(HashingSink($0))) } },
-    theirs: try best(runs) { try shell("sha256sum \(corpus) >/dev/null; gzip -6 -c \(corpus) | sha256sum > /dev/null") })
+/// One result line: our rate, theirs, and the ratio.
+func printRow(_ name: String, ours: Double, theirs: Double) {
+    print(name.padding(toLength: 42, withPad: " ", startingAt: 0)
+          + String(format: "%10.1f    %10.1f    %5.2f", ours, theirs, ours / theirs))
+}
 
-print("")
-print("Two layers at once (both cores) vs the C tool on the same two layers, one after the other")
-let cores = 2
-row("2x gzip -6 (vs 2x gzip, sequential)",
-    ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try GzipCompressor($0, level: 6) } } },
-    theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null; gzip -6 -c \(corpus) > /dev/null") },
-    volume: mb * 2)
-row("2x zstd -3 (vs 2x zstd -T1, sequential)",
-    ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try ZstdCompressor($0, level: 3) } } },
-    theirs: try best(runs) { try shell("zstd -q -3 -T1 -c \(corpus) > /dev/null; zstd -q -3 -T1 -c \(corpus) > /dev/null") },
-    volume: mb * 2)
-row("2x gzip -6 (vs 2 gzip processes at once)",
-    ours: try best(runs) { try concurrently(cores) { try ours(corpus) { try GzipCompressor($0, level: 6) } } },
-    theirs: try best(runs) { try shell("gzip -6 -c \(corpus) > /dev/null & gzip -6 -c \(corpus) > /dev/null; wait") },
-    volume: mb * 2)
+let options = Options(CommandLine.arguments)
+if options.only == nil || options.only == "codecs" { try codecBenchmark(options) }
+if options.only == nil || options.only == "debian" {
+    if options.only == nil { print("") }
+    try await debianBenchmark(options)
+}

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `harden` command: builds hardened container images and the evidence that makes them trustworthy.
 @main
-struct Harden: ParsableCommand {
+struct Harden: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -16,11 +16,13 @@ struct Harden: ParsableCommand {
           REGISTRY/REPO[:TAG|@DIGEST]  a registry (coming with the registry client)
 
         Examples:
+          harden lock catalog/base.yaml          # resolve and pin packages from signed repositories
+          harden resolve catalog/base.yaml --why libssl3
           harden pack ./rootfs --output oci:out:app --entrypoint /app
           harden inspect oci:out:app
           harden copy oci:out:app docker-archive:app.tar:example/app:1
         """,
         version: version,
-        subcommands: [Inspect.self, Pack.self, Copy.self]
+        subcommands: [Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
     )
 }

@@ -91,3 +91,66 @@ public func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E3779B97F4A7C15, tex
     }
     return out
 }
+
+/// A static HTTP server on loopback (Python's http.server) serving `directory`, stopped on release.
+public final class LocalHTTPServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
+    private let process: Process
+
+    public init(directory: String) throws {
+        self.directory = directory
+        let python = try requireTool("python3")
+        var lastError: Error = TestSetupError(description: "no free port")
+        for _ in 0..<20 {
+            let port = Int.random(in: 20_000...60_000)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                lastError = error
+                continue
+            }
+            // Wait until it accepts connections (or died because the port was taken).
+            for _ in 0..<100 where process.isRunning {
+                if LocalHTTPServer.canConnect(port: port) {
+                    self.port = port
+                    self.process = process
+                    return
+                }
+                usleep(50_000)
+            }
+            process.terminate()
+            lastError = TestSetupError(description: "python3 http.server did not start on port \(port)")
+        }
+        throw lastError
+    }
+
+    deinit {
+        // SIGKILL and reap directly: Foundation's exit monitoring can miss a child during teardown.
+        let pid = process.processIdentifier
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:34567`.
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Archive
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Errors from repositories and downloads.
+public enum RepositoryError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidRelease(String)
+    case signature(url: String, reason: String)
+    case expired(url: String, validUntil: Int64, now: Int64)
+    case missingIndex(url: String, path: String)
+    case hashMismatch(url: String, expected: String, actual: String)
+    case sizeMismatch(url: String, expected: Int64, actual: Int64)
+    case http(url: String, status: Int)
+    case network(url: String, reason: String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRelease(let reason): "invalid Release file: \(reason)"
+        case .signature(let url, let reason): "\(url): signature verification failed: \(reason)"
+        case .expired(let url, let validUntil, let now):
+            "\(url) expired at \(UTCTime.readable(validUntil)) (now \(UTCTime.readable(now))): the mirror is stale or the clock is wrong"
+        case .missingIndex(let url, let path): "\(url) does not list \(path)"
+        case .hashMismatch(let url, let expected, let actual): "\(url): SHA256 mismatch: expected \(expected), got \(actual)"
+        case .sizeMismatch(let url, let expected, let actual): "\(url): size mismatch: expected \(expected) bytes, got \(actual)"
+        case .http(let url, let status): "\(url): HTTP \(status)"
+        case .network(let url, let reason): "\(url): \(reason)"
+        case .io(let reason): reason
+        }
+    }
+}
+
+/// A content-addressed cache of verified downloads: `<root>/sha256/<hex>`.
+///
+/// Files enter only after their size and SHA-256 match, through a temporary name and a rename, so a
+/// partial file is never taken for a complete one. Reads verify the hash again; a corrupt entry is
+/// removed and reported as missing.
+public struct DownloadCache: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    /// `$XDG_CACHE_HOME/harden`, else `~/.cache/harden`.
+    public static func defaultLocation() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/harden" }
+        return (environment["HOME"] ?? "/root") + "/.cache/harden"
+    }
+
+    public func path(sha256: String) -> String { "\(root)/sha256/\(sha256)" }
+
+    /// The cached file for `sha256`, verified again; nil when absent or corrupt (a corrupt file is removed).
+    public func verifiedPath(sha256: String, size: Int64) -> String? {
+        let file = path(sha256: sha256)
+        guard FileSystem.exists(file), let source = try? FileSource(path: file), (try? source.size()) == size else {
+            try? FileSystem.remove(file)
+            return nil
+        }
+        let hashing = HashingSource(source)
+        guard (try? hashing.pump(into: CountingSink())) != nil, hashing.hexDigest() == sha256 else {
+            try? FileSystem.remove(file)
+            return nil
+        }
+        return file
+    }
+
+    /// Copies `file` into the cache if its size and SHA-256 match; otherwise stores nothing and throws.
+    @discardableResult
+    public func store(file: String, sha256: String, size: Int64, url: String) throws -> String {
+        let destination = path(sha256: sha256)
+        do {
+            try FileSystem.createDirectory(root + "/sha256")
+            try FileSystem.writeAtomically(destination) { sink in
+                let hashing = HashingSink(sink)
+                let source = try FileSource(path: file)
+                let copied = try source.pump(into: hashing)
+                if copied != size { throw RepositoryError.sizeMismatch(url: url, expected: size, actual: copied) }
+                try hashing.finish()
+                if hashing.hexDigest != sha256 {
+                    throw RepositoryError.hashMismatch(url: url, expected: sha256, actual: hashing.hexDigest ?? "")
+                }
+            }
+        } catch let error as ArchiveError {
+            throw RepositoryError.io("cannot store \(url) in the cache \(root): \(error)")
+        }
+        return destination
+    }
+}
+
+/// HTTP downloads with retries and backoff. Only GET; 404 and other 4xx are final, network errors,
+/// 5xx and 429 are retried.
+public struct HTTPFetcher: Sendable {
+    public var attempts: Int
+    public var initialBackoff: Double
+
+    public init(attempts: Int = 4, initialBackoff: Double = 0.5) {
+        self.attempts = attempts
+        self.initialBackoff = initialBackoff
+    }
+
+    /// Downloads `url` into a new temporary file and returns its path; the caller removes it.
+    public func download(_ url: String) async throws -> String {
+        guard let target = URL(string: url), let scheme = target.scheme, scheme == "http" || scheme == "https" else {
+            throw RepositoryError.network(url: url, reason: "not an http(s) URL")
+        }
+        var delay = initialBackoff
+        var lastError: RepositoryError = .network(url: url, reason: "no attempt made")
+        for attempt in 1...max(1, attempts) {
+            do {
+                let (file, response) = try await URLSession.shared.download(from: target)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 200 {
+                    // Move out of URLSession's temporary name so it survives until the caller is done.
+                    let kept = FileSystem.temporaryName(beside: NSTemporaryDirectory() + "/harden-download")
+                    try FileManager.default.moveItem(atPath: file.path, toPath: kept)
+                    return kept
+                }
+                try? FileManager.default.removeItem(at: file)
+                lastError = .http(url: url, status: status)
+                if status != 429 && status < 500 { throw lastError }
+            } catch let error as RepositoryError {
+                throw error
+            } catch {
+                lastError = .network(url: url, reason: error.localizedDescription)
+            }
+            if attempt < attempts {
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                delay *= 2
+            }
+        }
+        throw lastError
+    }
+
+    /// Downloads `url` and returns its bytes (for small files such as InRelease).
+    public func fetch(_ url: String, limit: Int = 64 << 20) async throws -> [UInt8] {
+        let file = try await download(url)
+        defer { try? FileSystem.remove(file) }
+        do {
+            return try FileSystem.read(file, limit: limit)
+        } catch {
+            throw RepositoryError.io("\(url): \(error)")
+        }
+    }
+
+    /// Returns the cached file for (sha256, size), downloading and verifying it first if needed.
+    public func fetchVerified(_ url: String, sha256: String, size: Int64, cache: DownloadCache) async throws -> String {
+        if let cached = cache.verifiedPath(sha256: sha256, size: size) { return cached }
+        let file = try await download(url)
+        defer { try? FileSystem.remove(file) }
+        return try cache.store(file: file, sha256: sha256, size: size, url: url)
+    }
+}
