@@ -9,6 +9,8 @@ packages=(
   tar libarchive-tools gzip zstd xz-utils binutils  # GNU tar, bsdtar, C codecs, ar
   skopeo umoci                                   # OCI peers that must accept our images
   python3                                        # schema validation and hostile-archive fixtures
+  gnupg curl                                     # signing test repositories, fetching real indexes
+  dctrl-tools python3-debian                     # the parsers the Debian benchmark compares against
 )
 
 missing=()
