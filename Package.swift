@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "OpenPGP", targets: ["OpenPGP"]),
         .library(name: "Debian", targets: ["Debian"]),
         .library(name: "ImageBuild", targets: ["ImageBuild"]),
+        .library(name: "ContainerRuntime", targets: ["ContainerRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,8 +49,10 @@ let package = Package(
             name: "Debian",
             dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Running images for real: OCI runtime bundles and runc, for `harden test`.
+        .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CSystem"]),
         // Image specs (YAML), locking, and (later) assembly of hardened images.
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "ContainerRuntime", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DebianTests", dependencies: ["Debian", "Archive", "OpenPGP", "TestSupport"]),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "TestSupport"]),
     ],

@@ -1,0 +1,2 @@
+/// Running images for real with runc.
+public enum ContainerRuntime {}
