@@ -82,6 +82,8 @@ public struct LockFile: Sendable, Codable, Equatable {
     /// Architecture → packages sorted by name.
     public var packages: [String: [Package]]
     public var dropped: [String: [Dropped]]
+    /// Packages of other variants (`dev`): variant → architecture → packages sorted by name.
+    public var variants: [String: [String: [Package]]]?
 
     public init(spec: Spec, distribution: String, releases: [Release], packages: [String: [Package]], dropped: [String: [Dropped]]) {
         lockVersion = Self.currentVersion

@@ -12,7 +12,8 @@ public struct InstalledPackage: Sendable {
     public var md5sums: [UInt8]?
     public var conffiles: [String]
     public var postinst: String?
-    /// Every path the package installed (merged-/usr), in archive order, directories included.
+    /// Every path the package ships, as written in its data archive (before merged-/usr), in
+    /// archive order, directories included: what dpkg lists in info/<package>.list.
     public var paths: [String]
 
     /// The name dpkg uses for its info files: `name:arch` for Multi-Arch: same packages.
@@ -91,20 +92,20 @@ public enum DebUnpacker {
             if let existing = root[path] {
                 switch (existing.kind, node.kind) {
                 case (.directory, .directory):
-                    paths.append(path)
+                    paths.append(entry.path)
                     continue // shared directory: the first package's owner and mode stay
                 case (.regular, .regular) where existing.content?.sha256 == node.content?.sha256:
-                    paths.append(path)
+                    paths.append(entry.path)
                     continue
                 case (.symlink, .symlink) where existing.linkTarget == node.linkTarget:
-                    paths.append(path)
+                    paths.append(entry.path)
                     continue
                 default:
                     throw AssemblyError.pathConflict(path: path, first: existing.package ?? "Harden", second: package)
                 }
             }
             root.set(path, node)
-            paths.append(path)
+            paths.append(entry.path)
         }
         return paths
     }

@@ -16,6 +16,8 @@ struct Harden: AsyncParsableCommand {
           REGISTRY/REPO[:TAG|@DIGEST]  a registry (coming with the registry client)
 
         Examples:
+          harden build catalog/python.yaml       # a hardened image and its -dev variant, in the local store
+          harden images
           harden lock catalog/base.yaml          # resolve and pin packages from signed repositories
           harden resolve catalog/base.yaml --why libssl3
           harden pack ./rootfs --output oci:out:app --entrypoint /app
@@ -23,6 +25,6 @@ struct Harden: AsyncParsableCommand {
           harden copy oci:out:app docker-archive:app.tar:example/app:1
         """,
         version: version,
-        subcommands: [Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
+        subcommands: [Build.self, Images.self, Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
     )
 }

@@ -1,0 +1,129 @@
+import Archive
+import ArgumentParser
+import Foundation
+import ImageBuild
+import OCI
+
+struct Build: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a hardened image and its -dev variant from a spec.",
+        discussion: """
+        Uses <spec>.lock.json (written first if missing; refused if the spec changed since), fetches
+        every pinned .deb verified by SHA-256, unpacks them without running maintainer scripts,
+        does natively what those scripts would have done (accounts, os-release, CA bundle,
+        alternatives), hardens the minimal variant (no shell, no package manager, no docs, no
+        setuid, no world-writable path but /tmp, non-root user) and writes deterministic layers.
+        The same lock gives the same digests on any machine; the epoch is SOURCE_DATE_EPOCH or
+        the newest Release date in the lock.
+
+        Images go to the local store (see 'harden images') as NAME:TAG and NAME:TAG-dev, or to
+        --output: oci:DIR (tags TAG and TAG-dev), oci-archive:FILE, docker-archive:FILE (one
+        variant and one platform: --variant, --platform).
+
+        Examples:
+          harden build catalog/python.yaml
+          harden build catalog/base.yaml --output oci:out/base
+          harden build catalog/static.yaml --variant minimal --platform linux/amd64 --output docker-archive:static.tar:static:latest
+        """
+    )
+
+    @Argument(help: "The image spec (YAML).")
+    var spec: String
+
+    @Option(name: .shortAndLong, help: "Destination (default: the local store).")
+    var output: String?
+
+    @Option(help: "Only this variant: minimal or dev.")
+    var variant: String?
+
+    @Option(help: "For docker-archive output: the platform (os/arch).")
+    var platform: String?
+
+    @Option(help: "Lock file (default: <spec>.lock.json).")
+    var lock: String?
+
+    @Option(help: "Layer compression: gzip, zstd or none.")
+    var compression: Compression = .gzip
+
+    @Flag(help: "List every change hardening made.")
+    var verbose = false
+
+    func run() async throws {
+        let start = Date()
+        var epoch: Int64?
+        if let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            guard let value = Int64(text), value >= 0 else { throw ValidationError("SOURCE_DATE_EPOCH '\(text)' is not a number of seconds") }
+            epoch = value
+        }
+        let selected = try variant.map { name -> Variant in
+            guard let v = Variant(rawValue: name) else { throw ValidationError("--variant must be minimal or dev") }
+            return v
+        }
+        // Build into a private staging layout; only a complete build is copied and tagged.
+        let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-stage")
+        defer { try? FileSystem.remove(scratch) }
+        let staging = try ImageLayout.create(at: scratch + "/layout")
+        let builder = ImageBuilder(epoch: epoch, compression: compression, progress: note)
+        let images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
+            .filter { selected == nil || $0.variant == selected }
+
+        let destination = try output.map { try ImageReference(parsing: $0) }
+        for image in images {
+            switch destination {
+            case nil:
+                let store = try LocalStore.open()
+                try store.copyImage(image.index, from: staging, tag: image.tag)
+                print("\(image.index.digest)  \(image.tag)  (local store \(store.path))")
+            case .layout(let path, let tag)?:
+                let base = tag ?? String(image.tag.split(separator: ":").last ?? "latest")
+                let name = image.variant == .dev && tag != nil ? base + "-dev" : base
+                try ImageLayout.create(at: path).copyImage(image.index, from: staging, tag: name)
+                print("\(image.index.digest)  oci:\(path):\(name)")
+            case let other?:
+                guard images.count == 1 else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
+                try LocalImages.store(image.index, from: staging, to: other, platform: try platform.map { try Platform(parsing: $0) })
+                print("\(image.index.digest)  \(other)")
+            }
+            for platform in image.platforms {
+                print("  \(platform.architecture): \(platform.manifest.digest)  \(platform.packages) packages, \(formatBytes(platform.uncompressedSize)) uncompressed")
+            }
+            if verbose {
+                for (arch, changes) in image.hardening.sorted(by: { $0.key < $1.key }) {
+                    for change in changes { print("  [\(arch)] \(change)") }
+                }
+            }
+        }
+        note(String(format: "built in %.1f s", Date().timeIntervalSince(start)))
+    }
+}
+
+struct Images: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the images in the local store.",
+        discussion: "The store is an OCI image layout at $HARDEN_STORE, $XDG_DATA_HOME/harden/images or ~/.local/share/harden/images.")
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let store = try LocalStore.open()
+        var rows: [[String: String]] = []
+        for (tag, descriptor) in try store.tags() {
+            let inspection = try ImageInspection.inspect(descriptor, in: store, reference: tag)
+            let platforms = inspection.images.compactMap(\.platform).joined(separator: ",")
+            let size = inspection.images.map(\.layersSize).max() ?? 0
+            rows.append(["tag": tag, "digest": descriptor.digest.description, "platforms": platforms, "size": formatBytes(size)])
+        }
+        switch format {
+        case .json: print(try CanonicalJSON.pretty(rows))
+        case .text:
+            print("TAG".padding(toLength: 28, withPad: " ", startingAt: 0) + "DIGEST".padding(toLength: 22, withPad: " ", startingAt: 0) + "PLATFORMS".padding(toLength: 30, withPad: " ", startingAt: 0) + "SIZE")
+            for row in rows {
+                print((row["tag"] ?? "").padding(toLength: 28, withPad: " ", startingAt: 0)
+                      + String((row["digest"] ?? "").dropFirst(7).prefix(12)).padding(toLength: 22, withPad: " ", startingAt: 0)
+                      + (row["platforms"] ?? "").padding(toLength: 30, withPad: " ", startingAt: 0) + (row["size"] ?? ""))
+            }
+            if rows.isEmpty { print("(no images in \(store.path); build one with 'harden build SPEC')") }
+        }
+    }
+}
