@@ -130,6 +130,10 @@ struct ContainerRunnerTests {
             #expect(result.failure?.contains("did not start") == true, "\(result.failure ?? "")")
             #expect(result.failure?.contains("no such file") == true, "\(result.failure ?? "")")
         }
+        // A file that is there but cannot be executed fails too, with runc's reason.
+        let notExecutable = try #require(try Fixtures.test([ImageTestCase(name: "passwd", command: ["/etc/passwd"])]).first)
+        #expect(!notExecutable.passed)
+        #expect(notExecutable.failure?.contains("permission denied") == true, "\(notExecutable.failure ?? "")")
     }
 
     @Test("an unknown user name is a typed error naming the user")

@@ -153,6 +153,22 @@ struct RuntimeBundleTests {
         #expect(spec.linux.maskedPaths.contains("/proc/kcore") && spec.linux.readonlyPaths.contains("/proc/sys"))
     }
 
+    @Test("/etc/passwd behind an absolute symlink is read inside the rootfs, never on the host")
+    func passwdSymlinkStaysInside() throws {
+        let directory = try TemporaryDirectory()
+        let root = try Fixtures.makeRootfs(in: directory) { root in
+            unlink(root + "/etc/passwd")
+            try FileSystem.writeAtomically(root + "/etc/alt-passwd", bytes: Array("app:x:4321:4322::/srv:/bin/sh\n".utf8))
+            symlink("/../../etc/alt-passwd", root + "/etc/passwd")
+        }
+        var image = DirectoryImage(root: root, architecture: Fixtures.architecture)
+        image.user = "app"
+        let layout = try ImageLayout.create(at: directory.path + "/layout")
+        let manifest = try image.write(into: layout)
+        let bundle = try RuntimeBundle.create(manifest: manifest, from: layout, at: directory.path + "/bundle")
+        #expect(bundle.user == ResolvedUser(uid: 4321, gid: 4322, home: "/srv"))
+    }
+
     @Test("User forms: name, uid, uid:gid, name:group, empty; unknown names are errors")
     func userResolution() throws {
         let passwd = Fixtures.passwd, group = Fixtures.group
