@@ -61,7 +61,16 @@ public struct ContainerRunner: Sendable {
     /// has no network (a fresh network namespace with only `lo`) and a read-only root with a
     /// writable `/tmp`. A program that cannot start (missing entrypoint, bad format) gives a failed
     /// result, not an error; errors are for runc itself failing.
+    ///
+    /// Runs are independent: several may go at once, from different threads, on the same bundle.
     public func run(_ test: ImageTestCase, in bundle: RuntimeBundle) throws -> ImageTestResult {
+        let began = HostProcess.now()
+        var result = try execute(test, in: bundle)
+        result.duration = HostProcess.now() - began
+        return result
+    }
+
+    private func execute(_ test: ImageTestCase, in bundle: RuntimeBundle) throws -> ImageTestResult {
         var result = ImageTestResult(test: test, passed: false, status: -1, stdout: "", stderr: "",
                                      uid: bundle.user.uid, gid: bundle.user.gid, uidObserved: false, failure: nil)
         let args = test.command.isEmpty ? bundle.defaultCommand : test.command

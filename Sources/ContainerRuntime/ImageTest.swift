@@ -42,9 +42,11 @@ public struct ImageTestResult: Sendable {
     public var uidObserved: Bool
     /// Why it failed, for people.
     public var failure: String?
+    /// Wall-clock seconds the run took, from `runc create` to the container's deletion.
+    public var duration: Double
 
     public init(test: ImageTestCase, passed: Bool, status: Int32, stdout: String, stderr: String,
-                uid: UInt32, gid: UInt32, uidObserved: Bool, failure: String?) {
+                uid: UInt32, gid: UInt32, uidObserved: Bool, failure: String?, duration: Double = 0) {
         self.test = test
         self.passed = passed
         self.status = status
@@ -54,6 +56,7 @@ public struct ImageTestResult: Sendable {
         self.gid = gid
         self.uidObserved = uidObserved
         self.failure = failure
+        self.duration = duration
     }
 }
 

@@ -36,9 +36,13 @@ struct ContainerRunnerTests {
 
     @Test("the same image with User root fails requireNonRoot with a clear message")
     func rootFailsRequireNonRoot() throws {
-        let results = try Fixtures.test([ImageTestCase(name: "uid", command: ["id", "-u"], expectOutput: "0")],
-                                        user: "root", requireNonRoot: true)
+        let directory = try TemporaryDirectory()
+        let (layout, manifest) = try Fixtures.image(in: directory, user: "root")
+        var lines: [String] = []
+        let results = try ImageTester.run([ImageTestCase(name: "uid", command: ["id", "-u"], expectOutput: "0")],
+                                          manifest: manifest, from: layout, requireNonRoot: true) { lines.append($0) }
         let result = try #require(results.first)
+        #expect(lines.contains { $0.hasPrefix("FAIL uid: ran as root") }, "\(lines)")
         #expect(!result.passed)
         #expect(result.uid == 0 && result.uidObserved)
         #expect(result.status == 0)
@@ -169,6 +173,26 @@ struct ContainerRunnerTests {
         #expect(again.passed, "\(again.failure ?? "")")
     }
 
+    @Test("runs on one bundle can go at once")
+    func concurrentRuns() throws {
+        let directory = try TemporaryDirectory()
+        let (layout, manifest) = try Fixtures.image(in: directory)
+        let bundle = try RuntimeBundle.create(manifest: manifest, from: layout, at: directory.path + "/bundle")
+        let runner = try ContainerRunner(stateRoot: directory.path + "/state")
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 6) { i in
+            let test = ImageTestCase(name: "n\(i)", command: ["sh", "-c", "echo run-\(i); exit \(i)"], expectOutput: "run-\(i)", expectStatus: Int32(i))
+            results.append(Result { try runner.run(test, in: bundle) })
+        }
+        let all = try results.values.map { try $0.get() }
+        #expect(all.count == 6)
+        for result in all {
+            #expect(result.passed, "\(result.test.name): \(result.failure ?? "")")
+            #expect(result.duration > 0 && result.duration < 30)
+        }
+        #expect(try runner.containers().isEmpty)
+    }
+
     @Test("runc that is not there is an error naming the install step")
     func runcMissing() throws {
         let directory = try TemporaryDirectory()
@@ -179,4 +203,12 @@ struct ContainerRunnerTests {
             return "\(error)".contains("apt-get install runc")
         }
     }
+}
+
+/// Results collected from several threads.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Result<ImageTestResult, any Error>] = []
+    func append(_ value: Result<ImageTestResult, any Error>) { lock.withLock { stored.append(value) } }
+    var values: [Result<ImageTestResult, any Error>] { lock.withLock { stored } }
 }
