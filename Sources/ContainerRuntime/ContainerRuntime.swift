@@ -1,2 +1,0 @@
-/// Running images for real with runc.
-public enum ContainerRuntime {}
