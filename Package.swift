@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian", "ImageBuild",
+                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

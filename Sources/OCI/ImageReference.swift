@@ -117,8 +117,8 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         }
         if text.hasPrefix("oci:") {
             let (path, tag) = try split(text.dropFirst(4))
-            if let tag, !RegistryReference.isValidTag(tag) && (try? Digest(tag)) == nil {
-                throw OCIError.invalidReference(text, reason: "invalid tag '\(tag)'")
+            if let tag, !Self.isValidRefName(tag) {
+                throw OCIError.invalidReference(text, reason: "invalid tag '\(tag)' (letters, digits and - . _ : @ + /)")
             }
             self = .layout(path: path, tag: tag)
         } else if text.hasPrefix("oci-archive:") {
@@ -137,6 +137,13 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
         } else {
             self = .registry(try RegistryReference(parsing: text))
         }
+    }
+
+    /// OCI layout ref names (`org.opencontainers.image.ref.name`): alphanumerics with `-._:@+/` separators.
+    static func isValidRefName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, let last = name.utf8.last else { return false }
+        func alnum(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+        return alnum(first) && alnum(last) && name.utf8.allSatisfy { alnum($0) || "-._:@+/".utf8.contains($0) }
     }
 
     public var description: String {

@@ -25,13 +25,12 @@ struct Inspect: ParsableCommand {
     var raw = false
 
     func run() throws {
-        let reference = try ImageReference(parsing: image)
-        let opened = try LocalImages.open(reference)
+        let opened = try openImage(image)
         if raw {
             print(String(decoding: try opened.layout.readBlob(opened.root), as: UTF8.self))
             return
         }
-        let inspection = try ImageInspection.inspect(opened.root, in: opened.layout, reference: reference.description)
+        let inspection = try ImageInspection.inspect(opened.root, in: opened.layout, reference: image)
         switch format {
         case .text: print(inspection.text())
         case .json: print(try CanonicalJSON.pretty(inspection))
