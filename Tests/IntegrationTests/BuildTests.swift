@@ -1,0 +1,288 @@
+import Archive
+import ContainerRuntime
+import Debian
+import Foundation
+import ImageBuild
+import OCI
+import Testing
+import TestSupport
+
+/// Every path of an image's layers, as the tar entries say (later layers win).
+func walkLayers(_ manifest: Descriptor, in reader: BlobReader) throws -> [String: (entry: TarEntry, contents: [UInt8]?)] {
+    let parsed = try reader.readDocument(ImageManifest.self, manifest, kind: "manifest")
+    var files: [String: (entry: TarEntry, contents: [UInt8]?)] = [:]
+    for layer in parsed.layers {
+        let compression = Compression(rawValue: MediaType.layerCompression(layer.mediaType) ?? "none") ?? .none
+        let tar = TarReader(try compression.decompressing(try reader.openBlob(layer)))
+        while let entry = try tar.next() {
+            let small = entry.kind == .regular && (entry.path.hasPrefix("etc/") || entry.path.hasPrefix("var/lib/dpkg/status.d/"))
+            files[entry.path] = (entry, small ? try tar.readContents() : nil)
+        }
+    }
+    return files
+}
+
+/// Builds catalog specs against the host's real mirror, each lock made once per test run.
+actor CatalogBuilds {
+    static let shared = CatalogBuilds()
+    let work: String
+    let cache: DownloadCache
+    private var locks: [String: String] = [:]
+
+    init() {
+        work = (try? FileSystem.makeTemporaryDirectory(prefix: "harden-catalog")) ?? NSTemporaryDirectory() + "/harden-catalog"
+        cache = DownloadCache(root: ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache")
+    }
+
+    var catalog: String {
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir.deleteLastPathComponent() }
+        return dir.path + "/catalog"
+    }
+
+    /// The path of a copy of the spec with a fresh lock beside it.
+    func lockedSpec(_ name: String) async throws -> String {
+        if let spec = locks[name] { return spec }
+        try FileSystem.createDirectory(work)
+        let spec = work + "/\(name).yaml"
+        let bytes = try FileSystem.read(catalog + "/\(name).yaml")
+        try FileSystem.writeAtomically(spec, bytes: bytes)
+        let parsed = try ImageSpec(contentsOf: spec)
+        let lock = try await PackageLocker(client: RepositoryClient(cache: cache)).lock(parsed, specPath: spec, specBytes: bytes)
+        try lock.write(to: LockFile.path(forSpec: spec))
+        locks[name] = spec
+        return spec
+    }
+
+    func build(_ name: String, into layout: ImageLayout, cache: DownloadCache? = nil) async throws -> [BuiltImage] {
+        let spec = try await lockedSpec(name)
+        return try await ImageBuilder(client: RepositoryClient(cache: cache ?? self.cache)).build(specPath: spec, into: layout)
+    }
+}
+
+@Suite(.serialized) struct BuildTests {
+    @Test func sameLockGivesSameDigestsAcrossTmpdirUmaskAndCache() async throws {
+        let dir = try TemporaryDirectory()
+        let first = try await CatalogBuilds.shared.build("base", into: try ImageLayout.create(at: dir.path + "/one"))
+        // Different TMPDIR, umask and an empty download cache the second time.
+        let tmp = dir.path + "/tmp"
+        try FileSystem.createDirectory(tmp)
+        let oldTmp = ProcessInfo.processInfo.environment["TMPDIR"]
+        setenv("TMPDIR", tmp, 1)
+        let oldMask = umask(0o077)
+        defer {
+            umask(oldMask)
+            if let oldTmp { setenv("TMPDIR", oldTmp, 1) } else { unsetenv("TMPDIR") }
+        }
+        let second = try await CatalogBuilds.shared.build("base", into: try ImageLayout.create(at: dir.path + "/two"),
+                                                         cache: DownloadCache(root: dir.path + "/fresh-cache"))
+        #expect(first.map(\.index.digest) == second.map(\.index.digest))
+        for (a, b) in zip(first, second) {
+            #expect(a.platforms.map(\.manifest.digest) == b.platforms.map(\.manifest.digest), "\(a.variant)")
+        }
+        #expect(first.map(\.tag) == ["base:latest", "base:latest-dev"])
+        #expect(first[0].platforms.map(\.architecture) == ["amd64", "arm64"])
+    }
+
+    @Test(arguments: ["static", "base", "python"])
+    func minimalImagesAreHardenedAndScannable(name: String) async throws {
+        let dir = try TemporaryDirectory()
+        let layout = try ImageLayout.create(at: dir.path + "/layout")
+        let images = try await CatalogBuilds.shared.build(name, into: layout)
+        let minimal = try #require(images.first { $0.variant == .minimal })
+        let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec(name)))
+        for platform in minimal.platforms {
+            let files = try walkLayers(platform.manifest, in: layout)
+            for (path, file) in files {
+                #expect(file.entry.mode & 0o6000 == 0, "setuid/setgid on /\(path)")
+                if file.entry.kind != .symlink && path != "tmp" { #expect(file.entry.mode & 0o002 == 0, "world-writable /\(path)") }
+            }
+            #expect(files["tmp"]?.entry.mode == 0o1777)
+            for forbidden in ["usr/bin/sh", "usr/bin/bash", "usr/bin/dash", "usr/bin/dpkg", "usr/bin/apt", "usr/bin/apt-get", "var/lib/dpkg/status"] {
+                #expect(files[forbidden] == nil, "/\(forbidden) in minimal \(name)")
+            }
+            #expect(files["bin"]?.entry.kind == .symlink && files["bin"]?.entry.linkTarget == "usr/bin")
+            let passwd = String(decoding: files["etc/passwd"]?.contents ?? [], as: UTF8.self)
+            #expect(passwd.contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"))
+            #expect(files["home/nonroot"]?.entry.uid == 65532)
+            let osRelease = String(decoding: files["etc/os-release"]?.contents ?? [], as: UTF8.self)
+            #expect(osRelease.contains("ID=debian") && osRelease.contains("VERSION_ID=\"12\""))
+            #expect((files["etc/ssl/certs/ca-certificates.crt"]?.entry.size ?? 0) > 100_000)
+            // Scanners see every locked package, and copyrights are kept.
+            let locked = Set(lock.packages[platform.architecture]?.map(\.name) ?? [])
+            let statusD = Set(files.keys.filter { $0.hasPrefix("var/lib/dpkg/status.d/") && !$0.hasSuffix(".md5sums") && files[$0]?.entry.kind == .regular }
+                .map { String($0.dropFirst("var/lib/dpkg/status.d/".count)) })
+            #expect(statusD == locked)
+            for package in locked {
+                // Either the package's own copyright, or its doc directory links to its source sibling's.
+                var doc = "usr/share/doc/\(package)"
+                if let link = files[doc], link.entry.kind == .symlink { doc = "usr/share/doc/" + link.entry.linkTarget }
+                #expect(files[doc + "/copyright"] != nil, "copyright of \(package)")
+            }
+            let config = try layout.readDocument(ImageManifest.self, platform.manifest, kind: "m").config
+            let image = try layout.readDocument(ImageConfiguration.self, config, kind: "config")
+            #expect(image.config?.User == "65532:65532")
+            #expect(image.config?.Env?.contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt") == true)
+        }
+        let dev = try #require(images.first { $0.variant == .dev })
+        let devFiles = try walkLayers(dev.platforms[0].manifest, in: layout)
+        #expect(devFiles["usr/bin/dpkg"] != nil && devFiles["usr/bin/apt-get"] != nil && devFiles["var/lib/dpkg/status"] != nil)
+    }
+
+    @Test func sizesMatchTheTargets() async throws {
+        let dir = try TemporaryDirectory()
+        let layout = try ImageLayout.create(at: dir.path + "/layout")
+        let size = { (images: [BuiltImage]) in images[0].platforms.first { $0.architecture == "amd64" }?.uncompressedSize ?? 0 }
+        let staticSize = size(try await CatalogBuilds.shared.build("static", into: layout))
+        let baseSize = size(try await CatalogBuilds.shared.build("base", into: layout))
+        let python = try await CatalogBuilds.shared.build("python", into: layout)
+        // distroless static is about 2 MiB uncompressed; base must stay under 22 MB.
+        #expect(Double(staticSize) < 1.1 * 2 * 1_048_576, "static is \(staticSize) bytes")
+        #expect(baseSize < 22_000_000, "base is \(baseSize) bytes")
+        // debian:bookworm-slim has 88 packages and python3 adds about 20: 75% fewer is at most 27.
+        #expect(python[0].platforms[0].packages <= 27, "python has \(python[0].platforms[0].packages) packages")
+    }
+
+    @Test func trivyListsExactlyTheLockedPackagesOnDebian12() async throws {
+        let trivy = try requireTool("trivy")
+        let dir = try TemporaryDirectory()
+        let layout = try ImageLayout.create(at: dir.path + "/layout")
+        for name in ["base", "python"] {
+            let images = try await CatalogBuilds.shared.build(name, into: layout)
+            let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec(name)))
+            for arch in ["amd64", "arm64"] {
+                let archive = dir.path + "/\(name)-\(arch).tar"
+                try LocalImages.store(images[0].index, from: layout, to: .dockerArchive(path: archive, name: "\(name):latest"),
+                                      platform: Platform(architecture: arch))
+                let output = dir.path + "/\(name)-\(arch).cdx.json"
+                try runChecked(trivy, ["image", "--quiet", "--format", "cyclonedx", "--scanners", "license", "--input", archive, "--output", output,
+                                       "--cache-dir", dir.path + "/trivy-cache"])
+                let bom = try JSONSerialization.jsonObject(with: Data(try FileSystem.read(output, limit: 64 << 20))) as? [String: Any]
+                let components = bom?["components"] as? [[String: Any]] ?? []
+                let os = components.first { $0["type"] as? String == "operating-system" }
+                #expect(os?["name"] as? String == "debian")
+                #expect((os?["version"] as? String)?.hasPrefix("12") == true)
+                let packages = Set(components.filter { $0["type"] as? String == "library" }.compactMap { c -> String? in
+                    guard let name = c["name"] as? String, let version = c["version"] as? String else { return nil }
+                    return "\(name)=\(version)"
+                })
+                let locked = Set((lock.packages[arch] ?? []).map { "\($0.name)=\($0.version)" })
+                #expect(packages == locked, "\(name) \(arch): trivy saw \(packages.symmetricDifference(locked).sorted()) differently")
+            }
+        }
+    }
+
+    @Test func imagesRunUnderRuncAsTheirUsers() async throws {
+        let dir = try TemporaryDirectory()
+        let layout = try ImageLayout.create(at: dir.path + "/layout")
+        for name in ["base", "python"] {
+            let spec = try ImageSpec(contentsOf: try await CatalogBuilds.shared.lockedSpec(name))
+            for image in try await CatalogBuilds.shared.build(name, into: layout) {
+                let variant: ImageSpec.Test.Variant = image.variant == .dev ? .dev : .minimal
+                let tests = spec.tests.filter { $0.variant == .both || $0.variant == variant }
+                    .map { ImageTestCase(name: $0.name, command: $0.run, expectOutput: $0.expectOutput, expectStatus: $0.expectStatus) }
+                let amd64 = try #require(image.platforms.first { $0.architecture == "amd64" })
+                let results = try ImageTester.run(tests, manifest: amd64.manifest, from: layout, requireNonRoot: image.variant == .minimal)
+                #expect(!results.isEmpty)
+                for result in results {
+                    #expect(result.passed, "\(name) \(image.variant) \(result.test.name): \(result.failure ?? "")")
+                    #expect(result.uid == (image.variant == .minimal ? 65532 : 0))
+                }
+            }
+        }
+    }
+}
+
+/// Builds against a signed repository made on the spot, for failures the real archive never has.
+@Suite(.serialized) struct BuildFailureTests {
+    func spec(_ repo: SignedTestRepository, packages: [String], archs: [String] = ["amd64"]) throws -> String {
+        let text = """
+            name: broken
+            debian: bookworm
+            archs: [\(archs.joined(separator: ", "))]
+            packages: [\(packages.joined(separator: ", "))]
+            variants:
+              dev: false
+            repositories:
+              - url: \(repo.server?.url ?? "")
+                suites: [bookworm]
+                components: [main]
+                keyring: \(repo.keyring)
+            """
+        return try repo.dir.write("broken.yaml", Array(text.utf8))
+    }
+
+    func build(_ specPath: String, store: String) throws -> ProcessResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HARDEN_STORE"] = store
+        environment["XDG_CACHE_HOME"] = FileSystem.parentPath(store) + "/cache"
+        return try run(try hardenBinary(), ["build", specPath], environment: environment)
+    }
+
+    func hostileTar(_ members: [(name: String, type: String, link: String)]) throws -> [UInt8] {
+        let spec = members.map { "(\"\($0.name)\", \"\($0.type)\", \"\($0.link)\")" }.joined(separator: ", ")
+        let script = """
+        import io, sys, tarfile
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, kind, link in [\(spec)]:
+                info = tarfile.TarInfo(name)
+                if kind == "sym":
+                    info.type, info.linkname = tarfile.SYMTYPE, link
+                    tar.addfile(info)
+                elif kind == "dir":
+                    info.type = tarfile.DIRTYPE
+                    tar.addfile(info)
+                else:
+                    info.size = 4
+                    tar.addfile(info, io.BytesIO(b"evil"))
+        sys.stdout.buffer.write(buf.getvalue())
+        """
+        return try run("python3", ["-c", script]).stdout
+    }
+
+    @Test func pathConflictHostileDebsAndMissingPackagesFailCleanly() throws {
+        let repo = try SignedTestRepository(packages: [
+            .init(name: "one", files: ["usr/bin/tool": "one"]),
+            .init(name: "two", files: ["usr/bin/tool": "two"]),
+            .init(name: "same", files: ["usr/bin/tool": "one"]),
+            .init(name: "climber", rawDataTar: try hostileTar([("./usr", "dir", ""), ("./usr/../../etc/evil", "file", "")])),
+            .init(name: "linker", rawDataTar: try hostileTar([("./etc", "sym", "/etc-host"), ("./etc/cron.d/job", "file", "")])),
+            .init(name: "escaper", rawDataTar: try hostileTar([("./usr", "dir", ""), ("./usr/x", "sym", "../../../../root")])),
+        ], suite: "bookworm")
+        let store = repo.dir.path + "/store"
+        let cases: [([String], String)] = [
+            (["one", "two"], "/usr/bin/tool is installed by both one and two with different contents"),
+            (["climber"], "refusing climber"),
+            (["linker"], "refusing linker"),
+            (["escaper"], "refusing escaper"),
+            (["one", "no-such-package"], "unknown package 'no-such-package'"),
+        ]
+        for (packages, message) in cases {
+            let result = try build(try spec(repo, packages: packages), store: store)
+            #expect(result.status != 0, "\(packages)")
+            #expect(result.stderr.contains(message), "\(packages): \(result.stderr)")
+            try? FileSystem.remove(LockFile.path(forSpec: repo.dir.path + "/broken.yaml"))
+        }
+        // Nothing was tagged by any failed build; identical contents are not a conflict.
+        let tags = (try? ImageLayout(opening: store).tags()) ?? []
+        #expect(tags.isEmpty)
+        let ok = try build(try spec(repo, packages: ["one", "same"]), store: store)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try ImageLayout(opening: store).tags().map(\.name) == ["broken:latest"])
+    }
+
+    @Test func missingArchitectureAndStaleLockAreClearErrors() throws {
+        let repo = try SignedTestRepository(packages: [.init(name: "one", files: ["usr/bin/tool": "one"])], suite: "bookworm")
+        let store = repo.dir.path + "/store"
+        let arm = try build(try spec(repo, packages: ["one"], archs: ["amd64", "arm64"]), store: store)
+        #expect(arm.status != 0)
+        #expect(arm.stderr.contains("binary-arm64"), "\(arm.stderr)")
+        // Lock for amd64, then change the spec: the lock is refused.
+        let specPath = try spec(repo, packages: ["one"])
+        #expect(try build(specPath, store: store).status == 0)
+        try FileSystem.writeAtomically(specPath, bytes: try FileSystem.read(specPath) + Array("\ntag: changed\n".utf8))
+        let stale = try build(specPath, store: store)
+        #expect(stale.status != 0 && stale.stderr.contains("the lock no longer matches"), "\(stale.stderr)")
+    }
+}
