@@ -17,7 +17,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# The main job, end to end, into a local OCI layout under out/demo.
+# The main job, end to end: a hardened image built from Debian packages into out/store.
 demo: release
 	bash scripts/demo.sh
 

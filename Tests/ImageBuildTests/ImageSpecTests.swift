@@ -1,3 +1,4 @@
+import Archive
 import Debian
 import Foundation
 import ImageBuild
@@ -49,5 +50,45 @@ import TestSupport
         let error = #expect(throws: SpecError.self) { try ImageSpec(yaml: yaml, file: "bad.yaml") }
         #expect(error?.line == line, "\(String(describing: error))")
         #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+    }
+}
+
+@Suite struct SpecDocumentationTests {
+    var root: String {
+        var dir = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { dir.deleteLastPathComponent() }
+        return dir.path
+    }
+
+    /// The example in docs/spec.md is a spec Harden accepts, with every section set.
+    @Test func documentedExampleParses() throws {
+        let doc = String(decoding: try FileSystem.read(root + "/docs/spec.md"), as: UTF8.self)
+        let start = try #require(doc.range(of: "```yaml\n"))
+        let end = try #require(doc.range(of: "```", range: start.upperBound..<doc.endIndex))
+        let spec = try ImageSpec(yaml: String(doc[start.upperBound..<end.lowerBound]), file: "docs/spec.md")
+        #expect(spec.accounts.runAs == "app" && spec.accounts.users.first?.uid == 10001)
+        #expect(spec.paths.count == 4 && spec.paths[0].mode == 0o755)
+        #expect(spec.dev.packages.map(\.name) == ["python3-pip"])
+        #expect(spec.tests.first?.expectOutput == "ok")
+        #expect(spec.osRelease["PRETTY_NAME"] == "Harden Python 3.11")
+        #expect(spec.devPackages.map(\.name).contains("apt"))
+    }
+
+    /// The published JSON Schema accepts the catalog and rejects a typo, like the parser does.
+    @Test func jsonSchemaAgreesOnTheCatalog() throws {
+        let script = """
+        import json, sys, yaml, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        for path in sys.argv[2:]:
+            jsonschema.validate(yaml.safe_load(open(path)), schema)
+        try:
+            jsonschema.validate(yaml.safe_load("name: x\\ndebian: bookworm\\npackages: [a]\\npakages: [b]\\n"), schema)
+            sys.exit(3)
+        except jsonschema.ValidationError:
+            pass
+        """
+        let specs = ["static", "base", "cc", "python"].map { root + "/catalog/\($0).yaml" }
+        let result = try run("python3", ["-c", script, root + "/docs/spec.schema.json"] + specs)
+        #expect(result.status == 0, "\(result.stderr)")
     }
 }
