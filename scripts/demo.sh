@@ -29,4 +29,4 @@ echo "== harden images"
 "$harden" images
 
 echo "== skopeo reads the store"
-skopeo inspect --raw "oci:$HARDEN_STORE:$name:latest" | python3 -m json.tool | head -20
+skopeo inspect --raw "oci:$HARDEN_STORE:$name:latest" | python3 -c "import json,sys; print(\"\\n\".join(json.dumps(json.load(sys.stdin), indent=2).splitlines()[:24]))"
