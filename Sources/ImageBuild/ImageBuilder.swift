@@ -45,12 +45,15 @@ public struct ImageBuilder: Sendable {
     /// `SOURCE_DATE_EPOCH`; nil derives it from the lock (the newest Release date).
     public var epoch: Int64?
     public var compression: Compression
+    /// Build only these variants (nil: minimal and, unless the spec disables it, dev).
+    public var only: Variant?
 
     public init(client: RepositoryClient = RepositoryClient(), epoch: Int64? = nil, compression: Compression = .gzip,
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+                only: Variant? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
         self.epoch = epoch
         self.compression = compression
+        self.only = only
         self.progress = progress
     }
 
@@ -77,8 +80,10 @@ public struct ImageBuilder: Sendable {
     /// Builds from a parsed spec and a lock that matches it.
     public func build(spec: ImageSpec, lock: LockFile, into layout: ImageLayout) async throws -> [BuiltImage] {
         for arch in spec.archs where lock.packages[arch] == nil { throw BuildError.missingArchitecture(arch) }
-        let variants: [Variant] = spec.dev.enabled ? [.minimal, .dev] : [.minimal]
-        if spec.dev.enabled {
+        let possible: [Variant] = spec.dev.enabled ? [.minimal, .dev] : [.minimal]
+        let variants = possible.filter { only == nil || $0 == only }
+        if variants.isEmpty { throw BuildError.noLock("the spec disables the dev variant") }
+        if variants.contains(.dev) {
             for arch in spec.archs where lock.variants?["dev"]?[arch] == nil {
                 throw BuildError.noLock("the lock has no dev packages for \(arch): run 'harden lock' again")
             }
@@ -87,8 +92,8 @@ public struct ImageBuilder: Sendable {
         // Fetch every .deb once, verified.
         var all: [LockFile.Package] = []
         for arch in spec.archs {
-            all += lock.packages[arch] ?? []
-            all += lock.variants?["dev"]?[arch] ?? []
+            if variants.contains(.minimal) { all += lock.packages[arch] ?? [] }
+            if variants.contains(.dev) { all += lock.variants?["dev"]?[arch] ?? [] }
         }
         let progress = self.progress
         let fetcher = PackageFetcher(http: client.http, cache: client.cache)

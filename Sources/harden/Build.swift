@@ -63,9 +63,8 @@ struct Build: AsyncParsableCommand {
         let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-stage")
         defer { try? FileSystem.remove(scratch) }
         let staging = try ImageLayout.create(at: scratch + "/layout")
-        let builder = ImageBuilder(epoch: epoch, compression: compression, progress: note)
+        let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, progress: note)
         let images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
-            .filter { selected == nil || $0.variant == selected }
 
         let destination = try output.map { try ImageReference(parsing: $0) }
         for image in images {
