@@ -24,6 +24,7 @@ demo: release
 # Throughput figures against gzip, zstd and sha256sum (see Benchmarks/README.md).
 bench: deps
 	$(SWIFT) build -c release --product HardenBench
+	$(SWIFT) build -c release --product harden
 	.build/release/HardenBench
 
 clean:

@@ -11,7 +11,7 @@ packages=(
   runc                                           # runs built images for real (harden test)
   python3                                        # schema validation and hostile-archive fixtures
   gnupg curl                                     # signing test repositories, fetching real indexes
-  dctrl-tools python3-debian                     # the parsers the Debian benchmark compares against
+  dctrl-tools python3-debian mmdebstrap          # what the benchmarks compare against
 )
 
 missing=()
