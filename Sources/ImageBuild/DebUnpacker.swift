@@ -88,6 +88,8 @@ public enum DebUnpacker {
                                 content: nil, xattrs: entry.xattrs, package: package,
                                 deviceMajor: entry.deviceMajor, deviceMinor: entry.deviceMinor)
             if entry.kind == .hardlink { node.linkTarget = RootFS.merged(entry.linkTarget) }
+            // Directories are shared between packages: their time must not depend on which came first.
+            if entry.kind == .directory { node.modificationTime = root.epoch }
             if entry.kind == .regular { node.content = try root.spool.append(from: tar.contents, length: entry.size) }
             if let existing = root[path] {
                 switch (existing.kind, node.kind) {

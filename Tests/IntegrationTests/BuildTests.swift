@@ -141,6 +141,31 @@ actor CatalogBuilds {
         #expect(python[0].platforms[0].packages <= 27, "python has \(python[0].platforms[0].packages) packages")
     }
 
+    /// With `layering: packages`, two images with common packages share those packages' layers.
+    @Test func packageLayersAreSharedBetweenImages() async throws {
+        let dir = try TemporaryDirectory()
+        let layout = try ImageLayout.create(at: dir.path + "/layout")
+        var layerSets: [Set<Digest>] = []
+        for name in ["base", "cc"] {
+            let spec = try await CatalogBuilds.shared.lockedSpec(name)
+            let layered = dir.path + "/\(name).yaml"
+            let text = String(decoding: try FileSystem.read(spec), as: UTF8.self)
+                .replacingOccurrences(of: "name: \(name)\n", with: "name: \(name)\nlayering: {strategy: packages, max: 4}\n")
+            try FileSystem.writeAtomically(layered, bytes: Array(text.utf8))
+            let parsed = try ImageSpec(contentsOf: layered)
+            #expect(parsed.layering.strategy == .packages)
+            // Locks with the same Release files, so both images get the same epoch.
+            var lock = try LockFile.read(LockFile.path(forSpec: spec))
+            lock.spec.sha256 = sha256Hex(Array(text.utf8))
+            let images = try await ImageBuilder(client: RepositoryClient(cache: CatalogBuilds.shared.cache), only: .minimal)
+                .build(spec: parsed, lock: lock, into: layout)
+            let manifest = try layout.readDocument(ImageManifest.self, images[0].platforms[0].manifest, kind: "m")
+            #expect(manifest.layers.count == 4)
+            layerSets.append(Set(manifest.layers.map(\.digest)))
+        }
+        #expect(!layerSets[0].intersection(layerSets[1]).isEmpty, "base and cc share no layer")
+    }
+
     @Test func trivyListsExactlyTheLockedPackagesOnDebian12() async throws {
         let trivy = try requireTool("trivy")
         let dir = try TemporaryDirectory()
