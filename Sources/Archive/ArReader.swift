@@ -1,3 +1,5 @@
+import Foundation
+
 /// A streaming reader for Unix `ar` archives (the container format of `.deb` files).
 ///
 /// Members are returned in order; read a member's bytes through `contents` before calling `next()`.
@@ -45,7 +47,7 @@ public final class ArReader {
             throw ArchiveError.malformed("ar member header has a bad terminator")
         }
         func field(_ range: Range<Int>) -> String {
-            String(decoding: header[range], as: UTF8.self).trimmingCharacters(in: " ")
+            String(decoding: header[range], as: UTF8.self).trimmingCharacters(in: .whitespaces)
         }
         func number(_ range: Range<Int>, radix: Int, _ what: String) throws -> Int64 {
             let text = field(range)
@@ -69,14 +71,5 @@ public final class ArReader {
         current = LimitedSource(source, limit: member.size)
         pendingPad = member.size % 2 == 1
         return member
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.last == set { s.removeLast() }
-        while s.first == set { s.removeFirst() }
-        return String(s)
     }
 }

@@ -1,4 +1,5 @@
 import Archive
+import Foundation
 
 /// A Debian repository: where packages come from and which key signs them.
 public struct AptRepository: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -118,7 +119,7 @@ public enum AptSources {
                     optionText += " " + token
                     if token.hasSuffix("]") { break }
                 }
-                for pair in optionText.trimmingBrackets().split(separator: " ") {
+                for pair in optionText.trimmingCharacters(in: CharacterSet(charactersIn: " []")).split(separator: " ") {
                     let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                     if parts.count == 2 { options[parts[0]] = parts[1] }
                 }
@@ -126,7 +127,7 @@ public enum AptSources {
             guard tokens.count >= 2 else {
                 throw SourcesError.invalid(file: file, line: index + 1, reason: "expected 'deb URI SUITE [COMPONENT...]'")
             }
-            let keyrings = try signedBy(options["signed-by"].map { $0.replacingCommas() }, file: file, line: index + 1, root: root)
+            let keyrings = try signedBy(options["signed-by"].map { $0.replacingOccurrences(of: ",", with: " ") }, file: file, line: index + 1, root: root)
             result.append(AptRepository(uri: tokens[0], suites: [tokens[1]], components: Array(tokens.dropFirst(2)),
                                         keyrings: keyrings, architectures: options["arch"]?.split(separator: ",").map(String.init)))
         }
@@ -148,15 +149,4 @@ public enum AptSources {
     private static func readText(_ path: String) throws -> String {
         String(decoding: try FileSystem.read(path, limit: 1 << 20), as: UTF8.self)
     }
-}
-
-extension String {
-    fileprivate func trimmingBrackets() -> String {
-        var s = Substring(self)
-        while let first = s.first, first == " " || first == "[" { s.removeFirst() }
-        while let last = s.last, last == " " || last == "]" { s.removeLast() }
-        return String(s)
-    }
-
-    fileprivate func replacingCommas() -> String { split(separator: ",").joined(separator: " ") }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A binary package as a `Packages` index describes it.
 ///
 /// Relation fields are kept as text and parsed when the resolver needs them: an index holds
@@ -49,10 +51,10 @@ public struct BinaryPackage: Sendable, Hashable {
         if let sourceField = paragraph["Source"] {
             // "glibc" or "glibc (2.36-9)" when the binary version differs from the source's.
             if let open = sourceField.firstIndex(of: "("), let close = sourceField.lastIndex(of: ")"), open < close {
-                source = sourceField[..<open].trimmingCharacters(in: " ")
-                sourceVersion = try DebianVersion(String(sourceField[sourceField.index(after: open)..<close]).trimmingCharacters(in: " "))
+                source = sourceField[..<open].trimmingCharacters(in: .whitespaces)
+                sourceVersion = try DebianVersion(String(sourceField[sourceField.index(after: open)..<close]).trimmingCharacters(in: .whitespaces))
             } else {
-                source = sourceField.trimmingCharacters(in: " ")
+                source = sourceField.trimmingCharacters(in: .whitespaces)
                 sourceVersion = version
             }
         } else {
@@ -86,15 +88,6 @@ public struct BinaryPackage: Sendable, Hashable {
     /// Conflicts and Breaks, parsed.
     public func conflicts() throws -> [[Relation]] {
         try (conflictsText.map(RelationParser.parse) ?? []) + (breaksText.map(RelationParser.parse) ?? [])
-    }
-}
-
-extension StringProtocol {
-    fileprivate func trimmingCharacters(in character: Character) -> String {
-        var s = Substring(self)
-        while s.first == character { s.removeFirst() }
-        while s.last == character { s.removeLast() }
-        return String(s)
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A package asked for by name, optionally pinned to one version (`name=version`), or excluded (`!name`).
 public struct PackageRequest: Sendable, Hashable, CustomStringConvertible {
     public var name: String
@@ -12,7 +14,7 @@ public struct PackageRequest: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `name`, `name=version` or `!name`.
     public init(parsing text: String) throws {
-        let trimmed = text.trimmingSpaces()
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("!") {
             self.init(name: String(trimmed.dropFirst()), excluded: true)
         } else if let equals = trimmed.firstIndex(of: "=") {
@@ -292,14 +294,5 @@ public struct Resolver: Sendable {
                 }
             }
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return String(s)
     }
 }

@@ -74,26 +74,23 @@ enum Hardening {
 
     /// setuid and setgid bits off everywhere, files and directories alike.
     static func stripSpecialBits(_ root: RootFS) -> [HardeningChange] {
-        var changes: [HardeningChange] = []
-        for path in root.sortedPaths {
-            guard var node = root[path], node.kind != .symlink, node.mode & 0o6000 != 0 else { continue }
-            let before = node.mode
-            node.mode &= ~0o6000
-            root.set(path, node)
-            changes.append(HardeningChange(pass: "setuid", path: path, action: "mode \(String(before, radix: 8)) -> \(String(node.mode, radix: 8))"))
-        }
-        return changes
+        clearModeBits(0o6000, pass: "setuid", in: root)
     }
 
     /// No world-writable path but /tmp (which keeps 1777).
     static func removeWorldWritable(_ root: RootFS) -> [HardeningChange] {
+        clearModeBits(0o002, pass: "world-writable", in: root, except: ["tmp"])
+    }
+
+    /// Clears `bits` on every file and directory that has any of them (symlinks have no mode).
+    private static func clearModeBits(_ bits: UInt32, pass: String, in root: RootFS, except: Set<String> = []) -> [HardeningChange] {
         var changes: [HardeningChange] = []
-        for path in root.sortedPaths where path != "tmp" {
-            guard var node = root[path], node.kind != .symlink, node.mode & 0o002 != 0 else { continue }
+        for path in root.sortedPaths where !except.contains(path) {
+            guard var node = root[path], node.kind != .symlink, node.mode & bits != 0 else { continue }
             let before = node.mode
-            node.mode &= ~0o002
+            node.mode &= ~bits
             root.set(path, node)
-            changes.append(HardeningChange(pass: "world-writable", path: path, action: "mode \(String(before, radix: 8)) -> \(String(node.mode, radix: 8))"))
+            changes.append(HardeningChange(pass: pass, path: path, action: "mode \(String(before, radix: 8)) -> \(String(node.mode, radix: 8))"))
         }
         return changes
     }

@@ -242,36 +242,14 @@ actor CatalogBuilds {
         return try run(try hardenBinary(), ["build", specPath], environment: environment)
     }
 
-    func hostileTar(_ members: [(name: String, type: String, link: String)]) throws -> [UInt8] {
-        let spec = members.map { "(\"\($0.name)\", \"\($0.type)\", \"\($0.link)\")" }.joined(separator: ", ")
-        let script = """
-        import io, sys, tarfile
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name, kind, link in [\(spec)]:
-                info = tarfile.TarInfo(name)
-                if kind == "sym":
-                    info.type, info.linkname = tarfile.SYMTYPE, link
-                    tar.addfile(info)
-                elif kind == "dir":
-                    info.type = tarfile.DIRTYPE
-                    tar.addfile(info)
-                else:
-                    info.size = 4
-                    tar.addfile(info, io.BytesIO(b"evil"))
-        sys.stdout.buffer.write(buf.getvalue())
-        """
-        return try run("python3", ["-c", script]).stdout
-    }
-
     @Test func pathConflictHostileDebsAndMissingPackagesFailCleanly() throws {
         let repo = try SignedTestRepository(packages: [
             .init(name: "one", files: ["usr/bin/tool": "one"]),
             .init(name: "two", files: ["usr/bin/tool": "two"]),
             .init(name: "same", files: ["usr/bin/tool": "one"]),
-            .init(name: "climber", rawDataTar: try hostileTar([("./usr", "dir", ""), ("./usr/../../etc/evil", "file", "")])),
-            .init(name: "linker", rawDataTar: try hostileTar([("./etc", "sym", "/etc-host"), ("./etc/cron.d/job", "file", "")])),
-            .init(name: "escaper", rawDataTar: try hostileTar([("./usr", "dir", ""), ("./usr/x", "sym", "../../../../root")])),
+            .init(name: "climber", rawDataTar: try pythonTar([("./usr", "dir", ""), ("./usr/../../etc/evil", "file", "")])),
+            .init(name: "linker", rawDataTar: try pythonTar([("./etc", "sym", "/etc-host"), ("./etc/cron.d/job", "file", "")])),
+            .init(name: "escaper", rawDataTar: try pythonTar([("./usr", "dir", ""), ("./usr/x", "sym", "../../../../root")])),
         ], suite: "bookworm")
         let store = repo.dir.path + "/store"
         let cases: [([String], String)] = [

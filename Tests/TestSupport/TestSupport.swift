@@ -154,3 +154,30 @@ public final class LocalHTTPServer: @unchecked Sendable {
         }
     }
 }
+
+/// Builds a tar with Python's tarfile, which writes whatever names it is given.
+public func pythonTar(_ members: [(name: String, type: String, link: String)]) throws -> [UInt8] {
+    let spec = members.map { "(\"\($0.name)\", \"\($0.type)\", \"\($0.link)\")" }.joined(separator: ", ")
+    let script = """
+    import io, sys, tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, link in [\(spec)]:
+            info = tarfile.TarInfo(name)
+            if kind == "sym":
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+            elif kind == "hard":
+                info.type, info.linkname = tarfile.LNKTYPE, link
+                tar.addfile(info)
+            elif kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                data = b"payload"
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    sys.stdout.buffer.write(buf.getvalue())
+    """
+    return try run("python3", ["-c", script]).stdout
+}
