@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Debian", targets: ["Debian"]),
         .library(name: "ImageBuild", targets: ["ImageBuild"]),
         .library(name: "ContainerRuntime", targets: ["ContainerRuntime"]),
+        .library(name: "SBOM", targets: ["SBOM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +50,8 @@ let package = Package(
             name: "Debian",
             dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Software bills of materials: package inventory of any Debian-based image, SPDX 2.3 and CycloneDX 1.6.
+        .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian"]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CSystem"]),
         // Image specs (YAML), locking, and (later) assembly of hardened images.
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "DebianTests", dependencies: ["Debian", "Archive", "OpenPGP", "TestSupport"]),
+        .testTarget(name: "SBOMTests", dependencies: ["SBOM", "OCI", "Archive", "Debian", "TestSupport"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "TestSupport"]),

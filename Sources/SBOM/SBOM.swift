@@ -1,0 +1,2 @@
+/// Software bills of materials for Debian-based images.
+public enum SBOM {}
