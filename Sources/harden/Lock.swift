@@ -4,6 +4,12 @@ import Debian
 import Foundation
 import ImageBuild
 
+/// A failure to report in one line, without the usage text ArgumentParser adds to ValidationError.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Progress lines on standard error, so standard output stays machine-readable.
 func note(_ message: String) {
     FileHandle.standardError.write(Data(("  " + message + "\n").utf8))
@@ -72,7 +78,7 @@ struct Resolve: AsyncParsableCommand {
         let (resolution, _) = try await PackageLocker().resolve(parsed, architecture: architecture, progress: note)
         if let why {
             guard let chain = resolution.why(why) else {
-                throw ValidationError("\(why) is not in the closure of \(spec) for \(architecture)")
+                throw CLIError("\(why) is not in the closure of \(spec) for \(architecture)")
             }
             for (depth, step) in chain.enumerated() {
                 let indent = String(repeating: "  ", count: depth)

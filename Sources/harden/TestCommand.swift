@@ -42,7 +42,7 @@ struct TestImage: ParsableCommand {
             ImageTestCase(name: $0.name, command: $0.run, expectOutput: $0.expectOutput, expectStatus: $0.expectStatus)
         }
         guard !tests.isEmpty else {
-            throw ValidationError("\(spec) declares no tests for the \(isDev ? "dev" : "minimal") variant")
+            throw CLIError("\(spec) declares no tests for the \(isDev ? "dev" : "minimal") variant")
         }
         let results = try ImageTester.run(tests, manifest: manifest, from: opened.layout, requireNonRoot: !isDev, progress: note)
         for result in results {

@@ -58,12 +58,23 @@ actor CatalogBuilds {
         let spec = try await lockedSpec(name)
         return try await ImageBuilder(client: RepositoryClient(cache: cache ?? self.cache)).build(specPath: spec, into: layout)
     }
+
+    private var builtImages: [String: [BuiltImage]] = [:]
+
+    /// One build per catalog image and test run, in a shared layout (tests only read it).
+    func built(_ name: String) async throws -> (ImageLayout, [BuiltImage]) {
+        let layout = try ImageLayout.create(at: work + "/shared-layout")
+        if let images = builtImages[name] { return (layout, images) }
+        let images = try await build(name, into: layout)
+        builtImages[name] = images
+        return (layout, images)
+    }
 }
 
 @Suite(.serialized) struct BuildTests {
     @Test func sameLockGivesSameDigestsAcrossTmpdirUmaskAndCache() async throws {
         let dir = try TemporaryDirectory()
-        let first = try await CatalogBuilds.shared.build("base", into: try ImageLayout.create(at: dir.path + "/one"))
+        let (_, first) = try await CatalogBuilds.shared.built("base")
         #expect(first.map(\.tag) == ["base:latest", "base:latest-dev"])
         #expect(first[0].platforms.map(\.architecture) == ["amd64", "arm64"])
         // Again through the CLI in another process: other TMPDIR, umask 077, an empty download cache.
@@ -82,11 +93,9 @@ actor CatalogBuilds {
         #expect(FileSystem.exists(dir.path + "/fresh-cache/harden/sha256"), "the second build did not download into its own cache")
     }
 
-    @Test(arguments: ["static", "base", "python"])
+    @Test(arguments: ["static", "base", "cc", "python"])
     func minimalImagesAreHardenedAndScannable(name: String) async throws {
-        let dir = try TemporaryDirectory()
-        let layout = try ImageLayout.create(at: dir.path + "/layout")
-        let images = try await CatalogBuilds.shared.build(name, into: layout)
+        let (layout, images) = try await CatalogBuilds.shared.built(name)
         let minimal = try #require(images.first { $0.variant == .minimal })
         let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec(name)))
         for platform in minimal.platforms {
@@ -128,12 +137,10 @@ actor CatalogBuilds {
     }
 
     @Test func sizesMatchTheTargets() async throws {
-        let dir = try TemporaryDirectory()
-        let layout = try ImageLayout.create(at: dir.path + "/layout")
         let size = { (images: [BuiltImage]) in images[0].platforms.first { $0.architecture == "amd64" }?.uncompressedSize ?? 0 }
-        let staticSize = size(try await CatalogBuilds.shared.build("static", into: layout))
-        let baseSize = size(try await CatalogBuilds.shared.build("base", into: layout))
-        let python = try await CatalogBuilds.shared.build("python", into: layout)
+        let staticSize = size(try await CatalogBuilds.shared.built("static").1)
+        let baseSize = size(try await CatalogBuilds.shared.built("base").1)
+        let python = try await CatalogBuilds.shared.built("python").1
         // distroless static is about 2 MiB uncompressed; base must stay under 22 MB.
         #expect(Double(staticSize) < 1.1 * 2 * 1_048_576, "static is \(staticSize) bytes")
         #expect(baseSize < 22_000_000, "base is \(baseSize) bytes")
@@ -169,9 +176,8 @@ actor CatalogBuilds {
     @Test func trivyListsExactlyTheLockedPackagesOnDebian12() async throws {
         let trivy = try requireTool("trivy")
         let dir = try TemporaryDirectory()
-        let layout = try ImageLayout.create(at: dir.path + "/layout")
         for name in ["base", "python"] {
-            let images = try await CatalogBuilds.shared.build(name, into: layout)
+            let (layout, images) = try await CatalogBuilds.shared.built(name)
             let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec(name)))
             for arch in ["amd64", "arm64"] {
                 let archive = dir.path + "/\(name)-\(arch).tar"
@@ -196,14 +202,15 @@ actor CatalogBuilds {
     }
 
     @Test func imagesRunUnderRuncAsTheirUsers() async throws {
-        let dir = try TemporaryDirectory()
-        let layout = try ImageLayout.create(at: dir.path + "/layout")
-        for name in ["base", "python"] {
+        for name in ["static", "base", "cc", "python"] {
             let spec = try ImageSpec(contentsOf: try await CatalogBuilds.shared.lockedSpec(name))
-            for image in try await CatalogBuilds.shared.build(name, into: layout) {
+            let (layout, images) = try await CatalogBuilds.shared.built(name)
+            for image in images {
                 let variant: ImageSpec.Test.Variant = image.variant == .dev ? .dev : .minimal
                 let tests = spec.tests.filter { $0.variant == .both || $0.variant == variant }
                     .map { ImageTestCase(name: $0.name, command: $0.run, expectOutput: $0.expectOutput, expectStatus: $0.expectStatus) }
+                // static's minimal image holds no program at all: nothing to run.
+                if tests.isEmpty && name == "static" && image.variant == .minimal { continue }
                 let amd64 = try #require(image.platforms.first { $0.architecture == "amd64" })
                 let results = try ImageTester.run(tests, manifest: amd64.manifest, from: layout, requireNonRoot: image.variant == .minimal)
                 #expect(!results.isEmpty)
