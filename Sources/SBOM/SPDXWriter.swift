@@ -98,7 +98,6 @@ public enum SPDXWriter {
                 supplier: package.maintainer.map { "Organization: " + supplierName($0) } ?? "NOASSERTION",
                 sourceInfo: "built package from: \(package.sourceName) \(package.sourceVersion)",
                 licenseDeclared: package.license,
-                primaryPackagePurpose: "LIBRARY",
                 externalRefs: [ExternalRef(referenceLocator: package.purl)],
                 checksums: checksum.map { [Checksum(checksumValue: $0.lowercased())] }))
             relationships.append(Relationship(spdxElementId: containerID, relationshipType: "CONTAINS", relatedSpdxElement: id))

@@ -53,6 +53,10 @@ import TestSupport
         let cdx = try CycloneDXWriter.write(inventory)
         #expect(try SPDXWriter.write(inventory, sha256ByPackage: ["zlib1g": String(repeating: "ab", count: 32)]) == spdx)
         #expect(try CycloneDXWriter.write(inventory) == cdx)
+        // Reading the image again gives the same documents, byte for byte.
+        let again = try ImageInventory.read(manifest: manifest, from: layout, imageName: "base")
+        #expect(again.packages == inventory.packages)
+        #expect(try CycloneDXWriter.write(again) == cdx)
         try FileSystem.writeAtomically(out + "/base.spdx.json", bytes: spdx)
         try FileSystem.writeAtomically(out + "/base.cdx.json", bytes: cdx)
         if let keep = ProcessInfo.processInfo.environment["HARDEN_SBOM_KEEP"] {
