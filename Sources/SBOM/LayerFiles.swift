@@ -1,0 +1,173 @@
+import Archive
+import OCI
+
+/// The few files of an image's merged filesystem that an inventory needs, read layer by layer
+/// with whiteouts and opaque directories applied as a container runtime would.
+struct LayerFiles {
+    enum Node: Equatable {
+        case file([UInt8])
+        case symlink(String)
+    }
+
+    /// Kept entries by clean relative path (no leading `/`).
+    private(set) var nodes: [String: Node] = [:]
+
+    /// Largest single file kept (a dpkg status of a big image is a few MiB).
+    static let fileLimit = 64 << 20
+
+    /// Whether `path` (relative, clean) is one the inventory reads.
+    static func isWanted(_ path: String, kind: TarEntry.Kind) -> Bool {
+        switch path {
+        case "etc/os-release", "usr/lib/os-release", "etc/debian_version", "var/lib/dpkg/status":
+            return true
+        default:
+            break
+        }
+        if path.hasPrefix("var/lib/dpkg/status.d/") {
+            return !path.dropFirst("var/lib/dpkg/status.d/".count).contains("/")
+        }
+        if path.hasPrefix("var/lib/dpkg/info/") {
+            let name = path.dropFirst("var/lib/dpkg/info/".count)
+            return !name.contains("/") && (name.hasSuffix(".list") || name.hasSuffix(".md5sums"))
+        }
+        if path.hasPrefix("usr/share/doc/") {
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count == 4 { return kind == .symlink }
+            return parts.count == 5 && parts[4] == "copyright"
+        }
+        // Symlinked parents of the wanted paths.
+        return ["etc", "usr", "usr/lib", "usr/share", "usr/share/doc", "var", "var/lib", "var/lib/dpkg"].contains(path) && kind == .symlink
+    }
+
+    /// Applies one layer (`digest` names it in errors) on top of what is kept so far.
+    mutating func apply(layer descriptor: Descriptor, from reader: BlobReader) throws {
+        let name = descriptor.digest.description
+        let compression: Compression
+        if let known = MediaType.layerCompression(descriptor.mediaType).flatMap(Compression.init(rawValue:)) {
+            compression = known
+        } else {
+            throw SBOMError.unreadableLayer(name, reason: "unsupported layer media type \(descriptor.mediaType)")
+        }
+        var added: [String: Node] = [:]
+        var addedOrder: [String] = []
+        var whiteouts: [String] = []
+        var opaque: [String] = []
+        var replaced: [String] = []
+        // Directories that hold kept entries of lower layers: only these can be hidden by a non-directory.
+        var lowerDirectories: Set<String> = []
+        for key in nodes.keys {
+            var parts = key.split(separator: "/").dropLast()
+            while !parts.isEmpty {
+                lowerDirectories.insert(parts.joined(separator: "/"))
+                parts = parts.dropLast()
+            }
+        }
+        do {
+            let tar = TarReader(try compression.decompressing(try reader.openBlob(descriptor)), policy: .report)
+            while let entry = try tar.next() {
+                if !tar.hazards.isEmpty || entry.path == "." || entry.path.isEmpty { continue }
+                let components = entry.path.split(separator: "/")
+                let base = components.last.map(String.init) ?? entry.path
+                let parent = components.dropLast().joined(separator: "/")
+                if base == ".wh..wh..opq" {
+                    opaque.append(parent)
+                    continue
+                }
+                if base.hasPrefix(".wh.") {
+                    let target = String(base.dropFirst(4))
+                    if !target.isEmpty && target != "." && target != ".." {
+                        whiteouts.append(parent.isEmpty ? target : parent + "/" + target)
+                    }
+                    continue
+                }
+                // Anything that is not a directory hides what lower layers had below it.
+                if nodes[entry.path] != nil || (entry.kind != .directory && lowerDirectories.contains(entry.path)) {
+                    replaced.append(entry.path)
+                }
+                guard LayerFiles.isWanted(entry.path, kind: entry.kind) else {
+                    if added[entry.path] != nil { added[entry.path] = nil }
+                    continue
+                }
+                let node: Node?
+                switch entry.kind {
+                case .regular:
+                    node = .file(try tar.readContents(limit: LayerFiles.fileLimit))
+                case .symlink:
+                    node = .symlink(entry.linkTarget)
+                case .hardlink:
+                    node = added[entry.linkTarget] ?? nodes[entry.linkTarget]
+                default:
+                    node = nil
+                }
+                if added[entry.path] == nil { addedOrder.append(entry.path) }
+                added[entry.path] = node
+            }
+        } catch let error as SBOMError {
+            throw error
+        } catch {
+            throw SBOMError.unreadableLayer(name, reason: "\(error)")
+        }
+        // Whiteouts and opaque markers only hide lower layers; then this layer's entries land.
+        for path in whiteouts + replaced { remove(path, includingSelf: true) }
+        for directory in opaque { remove(directory, includingSelf: false) }
+        for path in addedOrder {
+            if let node = added[path] { nodes[path] = node } else { nodes[path] = nil }
+        }
+    }
+
+    private mutating func remove(_ path: String, includingSelf: Bool) {
+        if includingSelf { nodes[path] = nil }
+        let prefix = path.isEmpty ? "" : path + "/"
+        for key in nodes.keys where key.hasPrefix(prefix) && key != path {
+            nodes[key] = nil
+        }
+    }
+
+    /// Resolves symlinks along `path` (relative to the root); nil when it leads nowhere kept.
+    func resolve(_ path: String) -> String? {
+        var pending = path.split(separator: "/").map(String.init)
+        var resolved: [String] = []
+        var hops = 0
+        while !pending.isEmpty {
+            let part = pending.removeFirst()
+            if part == "." || part.isEmpty { continue }
+            if part == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                continue
+            }
+            let candidate = (resolved + [part]).joined(separator: "/")
+            if case .symlink(let target)? = nodes[candidate] {
+                hops += 1
+                if hops > 16 { return nil }
+                if target.hasPrefix("/") { resolved = [] }
+                pending = target.split(separator: "/").map(String.init) + pending
+                continue
+            }
+            resolved.append(part)
+        }
+        let result = resolved.joined(separator: "/")
+        if case .file? = nodes[result] { return result }
+        return nil
+    }
+
+    /// The contents of the regular file at `path` after following symlinks, if kept.
+    func file(_ path: String) -> [UInt8]? {
+        guard let real = resolve(path), case .file(let bytes)? = nodes[real] else { return nil }
+        return bytes
+    }
+
+    /// Kept regular files directly inside `directory`, sorted by name.
+    func files(in directory: String) -> [(name: String, bytes: [UInt8])] {
+        let prefix = directory + "/"
+        return nodes.compactMap { key, node -> (name: String, bytes: [UInt8])? in
+            guard key.hasPrefix(prefix), case .file(let bytes) = node else { return nil }
+            let name = String(key.dropFirst(prefix.count))
+            return name.contains("/") ? nil : (name, bytes)
+        }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// Whether anything is kept at or below `path`.
+    func hasAnything(under path: String) -> Bool {
+        nodes.keys.contains { $0 == path || $0.hasPrefix(path + "/") }
+    }
+}
