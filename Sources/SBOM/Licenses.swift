@@ -219,3 +219,12 @@ enum CopyrightParser {
         return out.isEmpty ? "unknown" : out
     }
 }
+
+/// Licence detection for callers outside the SBOM module (the image builder's annotations).
+public enum LicenseDetection {
+    /// The SPDX expression a copyright file declares, or `NOASSERTION`. Never guessed.
+    public static func expression(ofCopyright bytes: [UInt8], path: String) -> String {
+        var warnings: [String] = []
+        return CopyrightParser.parse(bytes, path: path, warnings: &warnings).expression
+    }
+}

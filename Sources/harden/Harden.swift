@@ -25,6 +25,6 @@ struct Harden: AsyncParsableCommand {
           harden copy oci:out:app docker-archive:app.tar:example/app:1
         """,
         version: version,
-        subcommands: [Build.self, TestImage.self, Images.self, Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
+        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Images.self, Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
     )
 }

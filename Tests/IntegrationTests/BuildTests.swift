@@ -4,6 +4,7 @@ import Debian
 import Foundation
 import ImageBuild
 import OCI
+import SBOM
 import Testing
 import TestSupport
 
@@ -198,6 +199,42 @@ actor CatalogBuilds {
                 let locked = Set((lock.packages[arch] ?? []).map { "\($0.name)=\($0.version)" })
                 #expect(packages == locked, "\(name) \(arch): trivy saw \(packages.symmetricDifference(locked).sorted()) differently")
             }
+        }
+    }
+
+    /// Our SBOMs of the catalog images list exactly the lock's packages, validate, and trivy reads them.
+    @Test func sbomsMatchTheLockAndValidate() async throws {
+        let dir = try TemporaryDirectory()
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let schemas = root.deletingLastPathComponent().path + "/shared/reference/schemas/cyclonedx"
+        for name in ["static", "base", "cc", "python"] {
+            let (layout, images) = try await CatalogBuilds.shared.built(name)
+            let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec(name)))
+            var withLicence = 0, total = 0
+            for platform in images[0].platforms {
+                let inventory = try ImageInventory.read(manifest: platform.manifest, from: layout, imageName: name)
+                #expect(inventory.warnings.isEmpty, "\(inventory.warnings)")
+                #expect(Set(inventory.packages.map { "\($0.name)=\($0.version)=\($0.architecture)" })
+                        == Set((lock.packages[platform.architecture] ?? []).map { "\($0.name)=\($0.version)=\($0.architecture)" }))
+                total += inventory.packages.count
+                withLicence += inventory.packages.filter { $0.license != "NOASSERTION" }.count
+                let spdx = try dir.write("\(name)-\(platform.architecture).spdx.json", try SPDXWriter.write(inventory))
+                let cdx = try dir.write("\(name)-\(platform.architecture).cdx.json", try CycloneDXWriter.write(inventory))
+                let spdxCheck = try run("pyspdxtools", ["-i", spdx])
+                #expect(spdxCheck.status == 0, "\(spdxCheck.output) \(spdxCheck.stderr)")
+                let cdxCheck = try run("python3", [validator, schemas + "/bom-1.6.SNAPSHOT.schema.json", cdx])
+                #expect(cdxCheck.status == 0, "\(cdxCheck.output)")
+                let trivy = try run("trivy", ["sbom", "--quiet", "--cache-dir", dir.path + "/trivy", "--scanners", "license", "--format", "json",
+                                              "--list-all-pkgs", "--skip-db-update", "--offline-scan", spdx])
+                let report = try JSONSerialization.jsonObject(with: Data(trivy.stdout)) as? [String: Any]
+                let os = (report?["Metadata"] as? [String: Any])?["OS"] as? [String: Any]
+                #expect(os?["Family"] as? String == "debian" && (os?["Name"] as? String)?.hasPrefix("12") == true)
+                let found = (report?["Results"] as? [[String: Any]] ?? []).reduce(0) { $0 + (($1["Packages"] as? [Any])?.count ?? 0) }
+                #expect(found == inventory.packages.count, "trivy found \(found) packages in our SPDX of \(name)")
+            }
+            // At least 90% of packages get a licence expression traced to their copyright file.
+            #expect(Double(withLicence) >= 0.9 * Double(total), "\(name): \(withLicence) of \(total) packages have a licence")
         }
     }
 
