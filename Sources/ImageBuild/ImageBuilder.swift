@@ -213,7 +213,12 @@ struct Assembler: Sendable {
     /// The spec's `paths:` changes, applied after packages and generated files.
     private func applyPaths(_ root: RootFS) throws {
         for change in spec.paths {
-            let path = RootFS.merged(String(change.path.dropFirst()))
+            // Resolve the parent through symlinks (e.g. /var/run -> /run) so nothing is written below a link.
+            let merged = RootFS.merged(String(change.path.dropFirst()))
+            let parent = FileSystem.parentPath(merged)
+            let name = String(merged.split(separator: "/").last ?? Substring(merged))
+            let resolvedParent = parent.isEmpty ? "" : (root.resolve(parent) ?? parent)
+            let path = resolvedParent.isEmpty ? name : resolvedParent + "/" + name
             switch change.kind {
             case .directory:
                 root.makeDirectory(path, mode: change.mode ?? 0o755, uid: change.uid ?? 0, gid: change.gid ?? 0)
