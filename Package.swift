@@ -41,6 +41,7 @@ let package = Package(
         .target(
             name: "OpenPGP",
             dependencies: [
+                "Archive",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -168,13 +168,7 @@ public enum DockerArchive {
                 guard member.kind == .regular, let position = chosen.Layers.firstIndex(of: member.path), stored[member.path] == nil else { continue }
                 let peek = PeekableSource(tar.contents)
                 let compression = Compression.detect(try peek.peek(6))
-                let mediaType: String
-                switch compression {
-                case .none: mediaType = MediaType.layerTar
-                case .gzip: mediaType = MediaType.layerGzip
-                case .zstd: mediaType = MediaType.layerZstd
-                case .xz: throw OCIError.unsupportedMediaType("xz-compressed layer \(member.path)")
-                }
+                let mediaType = try MediaType.layer(compression: compression)
                 let descriptor = try layout.writeBlob(mediaType: mediaType) { sink in _ = try peek.pump(into: sink) }
                 let diffID = try DockerArchive.diffID(of: descriptor, compression: compression, in: layout)
                 guard diffID == config.rootfs.diff_ids[position] else {

@@ -10,13 +10,7 @@ extension ImageLayout {
     /// Streams one layer into the store: `body` writes tar entries, which are hashed (the diff ID),
     /// compressed and hashed again (the blob digest) in a single pass, with bounded memory.
     public func writeLayer(compression: Compression = .gzip, _ body: (TarWriter) throws -> Void) throws -> StoredLayer {
-        let mediaType: String
-        switch compression {
-        case .none: mediaType = MediaType.layerTar
-        case .gzip: mediaType = MediaType.layerGzip
-        case .zstd: mediaType = MediaType.layerZstd
-        case .xz: throw OCIError.unsupportedMediaType("xz layers (use gzip or zstd)")
-        }
+        let mediaType = try MediaType.layer(compression: compression)
         var diffHex: String?
         let descriptor = try writeBlob(mediaType: mediaType) { blobSink in
             try wrapArchive {

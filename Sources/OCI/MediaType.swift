@@ -1,3 +1,5 @@
+import Archive
+
 /// Media types of OCI and Docker image documents and layers.
 public enum MediaType {
     public static let imageManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -18,6 +20,16 @@ public enum MediaType {
     public static func isManifest(_ type: String?) -> Bool { type == imageManifest || type == dockerManifest }
     /// Whether `type` is an index (OCI or Docker manifest list).
     public static func isIndex(_ type: String?) -> Bool { type == imageIndex || type == dockerManifestList }
+
+    /// The OCI layer media type for a compression (xz layers are not part of the OCI spec).
+    public static func layer(compression: Compression) throws -> String {
+        switch compression {
+        case .none: layerTar
+        case .gzip: layerGzip
+        case .zstd: layerZstd
+        case .xz: throw OCIError.unsupportedMediaType("xz-compressed layers (use gzip, zstd or none)")
+        }
+    }
 
     /// The compression a layer media type implies, or nil when it is not a layer type Harden knows.
     public static func layerCompression(_ type: String) -> String? {

@@ -1,3 +1,5 @@
+import Archive
+
 /// Errors from parsing keyrings and verifying signatures. Descriptions say what went wrong and what to do;
 /// callers add the keyring path or file name.
 public enum OpenPGPError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -79,20 +81,5 @@ private func hex24(_ value: UInt32) -> String {
     return String(repeating: "0", count: max(0, 6 - s.count)) + s
 }
 
-/// Formats seconds since the epoch as "YYYY-MM-DD HH:MM:SS UTC" (proleptic Gregorian calendar).
-func formatTime(_ t: Int64) -> String {
-    let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
-    let secs = t - days * 86400
-    // Civil date from days since 1970-01-01 (era-based computation).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-    func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(y)-\(two(m))-\(two(d)) \(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60)) UTC"
-}
+/// Formats seconds since the epoch as "YYYY-MM-DD HH:MM:SS UTC".
+func formatTime(_ t: Int64) -> String { UTCTime.readable(t) }
