@@ -2,6 +2,7 @@ import Archive
 import Debian
 import Foundation
 import OCI
+import SBOM
 
 /// The two flavours every spec builds.
 public enum Variant: String, Sendable, CaseIterable {
@@ -204,10 +205,25 @@ struct Assembler: Sendable {
         var manifest = try layout.writeImage(config: config, layers: layers.map(\.stored),
                                              annotations: Self.annotations(spec: spec, epoch: epoch, licenses: Set(licenses)))
         manifest.platform = Platform(architecture: architecture, variant: architecture == "arm64" ? "v8" : nil)
+        try attachSBOMs(to: manifest, packages: packages, layout: layout, label: label)
         let size = root.nodes.values.reduce(Int64(0)) { $0 + $1.size }
         progress("\(label): \(layers.count) layer(s), \(formatBytes(size)) uncompressed, \(formatBytes(layers.reduce(0) { $0 + $1.stored.descriptor.size })) compressed, manifest \(manifest.digest.short)")
         return PlatformBuild(architecture: architecture, manifest: manifest, packageCount: installed.count, uncompressedSize: size,
                              hardening: hardening, licenses: licenses)
+    }
+
+    /// SPDX 2.3 and CycloneDX 1.6 documents of the image, read back from its own layers (as any
+    /// image would be), with the lock's .deb hashes, attached as referrers of the manifest.
+    private func attachSBOMs(to manifest: Descriptor, packages: [LockFile.Package], layout: ImageLayout, label: String) throws {
+        let inventory = try ImageInventory.read(manifest: manifest, from: layout, imageName: spec.name)
+        for warning in inventory.warnings { progress("\(label): SBOM warning: \(warning)") }
+        let hashes = Dictionary(packages.map { ("\($0.name):\($0.architecture)", $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        let annotations = ["org.opencontainers.image.created": UTCTime.rfc3339(epoch)]
+        for (bytes, type) in [(try SPDXWriter.write(inventory, sha256ByPackage: hashes), MediaType.spdxJSON),
+                              (try CycloneDXWriter.write(inventory), MediaType.cycloneDXJSON)] {
+            let blob = try layout.writeBlob(bytes, mediaType: type)
+            try layout.attach(blob, artifactType: type, to: manifest, annotations: annotations)
+        }
     }
 
     /// The spec's `paths:` changes, applied after packages and generated files.

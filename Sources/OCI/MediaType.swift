@@ -9,6 +9,8 @@ public enum MediaType {
     public static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
     public static let layerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
     public static let empty = "application/vnd.oci.empty.v1+json"
+    public static let spdxJSON = "application/spdx+json"
+    public static let cycloneDXJSON = "application/vnd.cyclonedx+json"
 
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -72,11 +72,14 @@ struct Build: AsyncParsableCommand {
             case nil:
                 let store = try LocalStore.open()
                 try store.copyImage(image.index, from: staging, tag: image.tag)
+                for platform in image.platforms { try store.copyReferrers(of: platform.manifest.digest, from: staging) }
                 print("\(image.index.digest)  \(image.tag)  (local store \(store.path))")
             case .layout(let path, let tag)?:
                 let base = tag ?? String(image.tag.split(separator: ":").last ?? "latest")
                 let name = image.variant == .dev && tag != nil ? base + "-dev" : base
-                try ImageLayout.create(at: path).copyImage(image.index, from: staging, tag: name)
+                let target = try ImageLayout.create(at: path)
+                try target.copyImage(image.index, from: staging, tag: name)
+                for platform in image.platforms { try target.copyReferrers(of: platform.manifest.digest, from: staging) }
                 print("\(image.index.digest)  oci:\(path):\(name)")
             case let other?:
                 guard images.count == 1 else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
@@ -107,7 +110,9 @@ struct Images: ParsableCommand {
     func run() throws {
         let store = try LocalStore.open()
         var rows: [[String: String]] = []
-        for (tag, descriptor) in try store.tags() {
+        let all = try store.tags()
+        // Referrer indexes (sha256-<hex>) hold SBOMs and other artifacts, not images.
+        for (tag, descriptor) in all where !tag.hasPrefix("sha256-") {
             let inspection = try ImageInspection.inspect(descriptor, in: store, reference: tag)
             let platforms = inspection.images.compactMap(\.platform).joined(separator: ",")
             let size = inspection.images.map(\.layersSize).max() ?? 0

@@ -37,17 +37,32 @@ struct SBOMCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
 
+    @Flag(help: "Read the layers even when the image carries an SBOM written at build time.")
+    var rescan = false
+
     func run() throws {
         let opened = try openImage(image)
         let wanted = try platform.map { try Platform(parsing: $0) } ?? Platform(architecture: hostArchitecture())
         let manifest = try ImageGraph.manifest(for: MediaType.isIndex(opened.root.mediaType) ? wanted : nil, under: opened.root, in: opened.layout)
+        let type = format == .spdxJSON ? MediaType.spdxJSON : MediaType.cycloneDXJSON
+        if !rescan, let stored = try opened.layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
+            // Written at build time from the same layers; verified on read.
+            let artifact = try opened.layout.readDocument(ImageManifest.self, stored, kind: "SBOM artifact")
+            guard let blob = artifact.layers.first else { throw CLIError("SBOM artifact \(stored.digest) has no layer") }
+            try emit(try opened.layout.readBlob(blob, limit: 256 << 20), summary: "stored SBOM \(stored.digest.short)")
+            return
+        }
         let name = image.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? image
         let inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name)
         for warning in inventory.warnings { note("warning: \(warning)") }
         let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)
+        try emit(bytes, summary: "\(inventory.packages.count) packages (\(inventory.osName) \(inventory.osVersion), \(inventory.architecture))")
+    }
+
+    private func emit(_ bytes: [UInt8], summary: String) throws {
         if let output {
             try FileSystem.writeAtomically(output, bytes: bytes)
-            note("\(inventory.packages.count) packages (\(inventory.osName) \(inventory.osVersion), \(inventory.architecture)) -> \(output)")
+            note("\(summary) -> \(output)")
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }

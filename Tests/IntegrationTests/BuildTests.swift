@@ -217,6 +217,15 @@ actor CatalogBuilds {
                 #expect(inventory.warnings.isEmpty, "\(inventory.warnings)")
                 #expect(Set(inventory.packages.map { "\($0.name)=\($0.version)=\($0.architecture)" })
                         == Set((lock.packages[platform.architecture] ?? []).map { "\($0.name)=\($0.version)=\($0.architecture)" }))
+                // The build attached both SBOMs to the manifest, with the lock's .deb hashes in SPDX.
+                let attached = try layout.referrers(of: platform.manifest.digest)
+                #expect(Set(attached.compactMap(\.artifactType)) == [MediaType.spdxJSON, MediaType.cycloneDXJSON])
+                if let spdxArtifact = attached.first(where: { $0.artifactType == MediaType.spdxJSON }) {
+                    let artifact = try layout.readDocument(ImageManifest.self, spdxArtifact, kind: "artifact")
+                    #expect(artifact.subject?.digest == platform.manifest.digest)
+                    let text = String(decoding: try layout.readBlob(artifact.layers[0], limit: 64 << 20), as: UTF8.self)
+                    for package in lock.packages[platform.architecture] ?? [] { #expect(text.contains(package.sha256), "\(package.name)") }
+                }
                 total += inventory.packages.count
                 withLicence += inventory.packages.filter { $0.license != "NOASSERTION" }.count
                 let spdx = try dir.write("\(name)-\(platform.architecture).spdx.json", try SPDXWriter.write(inventory))
