@@ -115,8 +115,8 @@ public struct Resolver: Sendable {
         for request in requests where !request.excluded {
             if state.excluded.contains(request.name) { throw ResolverError.excludedRequest(request.name) }
             guard let candidates = universe.byName[request.name], !candidates.isEmpty else {
-                if universe.providers[request.name] != nil {
-                    let names = Set(universe.providers[request.name]!.map(\.package.name)).sorted().joined(separator: ", ")
+                if let providers = universe.providers[request.name] {
+                    let names = Set(providers.map(\.package.name)).sorted().joined(separator: ", ")
                     throw ResolverError.unsatisfiable(relation: request.name, chain: [request.name],
                                                       reason: "it is a virtual package provided by \(names): request one of them")
                 }
