@@ -14,8 +14,12 @@ struct SBOMCommand: ParsableCommand {
         NOASSERTION when not machine-readable; never guessed). The same image always gives the same
         bytes: times come from the image config, identifiers from its digest.
 
+        An SBOM file (SPDX or CycloneDX JSON, from Harden, syft or trivy) can be given instead of
+        an image: its Debian packages are read back and written in the requested format.
+
         Examples:
           harden sbom python:latest --format spdx-json --output python.spdx.json
+          harden sbom trivy-output.cdx.json --format spdx-json
           harden sbom oci-archive:image.tar --platform linux/arm64 --format cyclonedx-json
         """
     )
@@ -25,7 +29,7 @@ struct SBOMCommand: ParsableCommand {
         case cyclonedxJSON = "cyclonedx-json"
     }
 
-    @Argument(help: "The image: NAME:TAG in the local store, or oci:/oci-archive:/docker-archive: references.")
+    @Argument(help: "The image (NAME:TAG in the local store, oci:/oci-archive:/docker-archive:) or an SBOM .json file.")
     var image: String
 
     @Option(help: "spdx-json or cyclonedx-json.")
@@ -41,6 +45,13 @@ struct SBOMCommand: ParsableCommand {
     var rescan = false
 
     func run() throws {
+        if image.hasSuffix(".json") && FileSystem.exists(image) {
+            let inventory = try SBOMReader.read(try FileSystem.read(image, limit: 256 << 20), path: image)
+            for warning in inventory.warnings { note("warning: \(warning)") }
+            let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)
+            try emit(bytes, summary: "\(inventory.packages.count) Debian packages read from \(image)")
+            return
+        }
         let opened = try openImage(image)
         let wanted = try platform.map { try Platform(parsing: $0) } ?? Platform(architecture: hostArchitecture())
         let manifest = try ImageGraph.manifest(for: MediaType.isIndex(opened.root.mediaType) ? wanted : nil, under: opened.root, in: opened.layout)
