@@ -72,7 +72,7 @@ public struct BinaryPackage: Sendable, Hashable {
         }
         self.size = size
         sha256 = try require("SHA256")
-        guard sha256.utf8.count == 64 else {
+        guard isSHA256Hex(sha256) else {
             throw DebianError.malformedControl(line: paragraph.lineNumber, reason: "package \(name) has an invalid SHA256")
         }
         installedSize = paragraph["Installed-Size"].flatMap { Int64($0) }

@@ -32,6 +32,11 @@ public enum RepositoryError: Error, Sendable, Equatable, CustomStringConvertible
     }
 }
 
+/// Whether `text` is a SHA-256 as indexes and locks write it: 64 lowercase hex digits.
+public func isSHA256Hex(_ text: String) -> Bool {
+    text.utf8.count == 64 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+}
+
 /// A content-addressed cache of verified downloads: `<root>/sha256/<hex>`.
 ///
 /// Files enter only after their size and SHA-256 match, through a temporary name and a rename, so a
@@ -49,10 +54,14 @@ public struct DownloadCache: Sendable {
         return (environment["HOME"] ?? "/root") + "/.cache/harden"
     }
 
-    public func path(sha256: String) -> String { "\(root)/sha256/\(sha256)" }
+    /// The cache path for a SHA-256 (anything but 64 hex digits maps to a name that cannot exist).
+    public func path(sha256: String) -> String {
+        "\(root)/sha256/\(isSHA256Hex(sha256) ? sha256 : "invalid")"
+    }
 
     /// The cached file for `sha256`, verified again; nil when absent or corrupt (a corrupt file is removed).
     public func verifiedPath(sha256: String, size: Int64) -> String? {
+        guard isSHA256Hex(sha256) else { return nil }
         let file = path(sha256: sha256)
         guard FileSystem.exists(file), let source = try? FileSource(path: file), (try? source.size()) == size else {
             try? FileSystem.remove(file)
@@ -69,6 +78,7 @@ public struct DownloadCache: Sendable {
     /// Copies `file` into the cache if its size and SHA-256 match; otherwise stores nothing and throws.
     @discardableResult
     public func store(file: String, sha256: String, size: Int64, url: String) throws -> String {
+        guard isSHA256Hex(sha256) else { throw RepositoryError.hashMismatch(url: url, expected: sha256, actual: "(not a SHA-256: refused)") }
         let destination = path(sha256: sha256)
         do {
             try FileSystem.createDirectory(root + "/sha256")

@@ -114,10 +114,10 @@ public struct LockFile: Sendable, Codable, Equatable {
         guard lock.lockVersion == currentVersion else {
             throw LockError.unreadable(path: path, reason: "lockVersion \(lock.lockVersion) is not supported (expected \(currentVersion))")
         }
-        for (architecture, packages) in lock.packages {
+        let variantPackages = (lock.variants ?? [:]).values.flatMap { $0.map { ($0.key, $0.value) } }
+        for (architecture, packages) in lock.packages.map({ ($0.key, $0.value) }) + variantPackages {
             for package in packages {
-                let validHash = package.sha256.utf8.count == 64 && package.sha256.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
-                guard validHash, package.size >= 0, package.url.hasPrefix("http://") || package.url.hasPrefix("https://"),
+                guard isSHA256Hex(package.sha256), package.size >= 0, package.url.hasPrefix("http://") || package.url.hasPrefix("https://"),
                       (try? DebianVersion(package.version)) != nil else {
                     throw LockError.unreadable(path: path, reason: "invalid entry for \(package.name) [\(architecture)]")
                 }

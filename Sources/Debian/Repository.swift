@@ -54,6 +54,11 @@ public struct RepositoryClient: Sendable {
         }
         let (content, verification, sha) = fetched
         let release = try ReleaseFile(text: content)
+        // A validly signed Release of another suite (e.g. an old one replayed) is refused, as apt does.
+        let requested = suite.split(separator: "/").first.map(String.init) ?? suite
+        if release.suite != nil || release.codename != nil, release.suite != requested, release.codename != requested {
+            throw RepositoryError.invalidRelease("\(url) is signed for suite '\(release.suite ?? "")' (codename '\(release.codename ?? "")'), not '\(suite)'")
+        }
         if let validUntil = release.validUntil, validUntil < now {
             throw RepositoryError.expired(url: url, validUntil: validUntil, now: now)
         }

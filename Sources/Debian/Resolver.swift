@@ -280,7 +280,12 @@ public struct Resolver: Sendable {
 
     private func checkConflicts(_ state: State) throws {
         for package in state.selected.values.sorted(by: { $0.name < $1.name }) {
-            let groups = (try? package.conflicts()) ?? []
+            let groups: [[Relation]]
+            do {
+                groups = try package.conflicts()
+            } catch {
+                throw ResolverError.unsatisfiable(relation: "Conflicts/Breaks", chain: chain(package.name, state), reason: "unparseable field: \(error)")
+            }
             for relation in groups.flatMap({ $0 }) where relation.appliesTo(architecture: architecture) {
                 if relation.name != package.name, let other = state.selected[relation.name], realSatisfies(relation, other) {
                     throw ResolverError.conflict(package: package.nameAndVersion, with: other.nameAndVersion, relation: relation.description,

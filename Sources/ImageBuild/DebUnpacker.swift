@@ -87,7 +87,13 @@ public enum DebUnpacker {
                                 modificationTime: entry.modificationTime, linkTarget: entry.linkTarget,
                                 content: nil, xattrs: entry.xattrs, package: package,
                                 deviceMajor: entry.deviceMajor, deviceMinor: entry.deviceMinor)
-            if entry.kind == .hardlink { node.linkTarget = RootFS.merged(entry.linkTarget) }
+            if entry.kind == .hardlink {
+                node.linkTarget = RootFS.merged(entry.linkTarget)
+                // A hard link must name a regular file already unpacked (no loops, nothing dangling).
+                guard root[node.linkTarget]?.kind == .regular else {
+                    throw AssemblyError.hostileEntry(package: package, path: path, reason: "is a hard link to /\(node.linkTarget), which is not a regular file in the package")
+                }
+            }
             // Directories are shared between packages: their time must not depend on which came first.
             if entry.kind == .directory { node.modificationTime = root.epoch }
             if entry.kind == .regular { node.content = try root.spool.append(from: tar.contents, length: entry.size) }

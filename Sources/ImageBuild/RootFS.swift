@@ -221,15 +221,21 @@ public final class RootFS: @unchecked Sendable {
 
     /// Reads a regular file's contents (following no links).
     public func contents(of path: String) throws -> [UInt8]? {
-        guard let node = nodes[path] else { return nil }
-        if node.kind == .hardlink { return try contents(of: node.linkTarget) }
+        guard var node = nodes[path] else { return nil }
+        // Hard links point at a regular file (the unpacker checks it): follow one level only.
+        if node.kind == .hardlink, let target = nodes[node.linkTarget] { node = target }
         guard node.kind == .regular, let range = node.content else { return nil }
         return try spool.read(range)
     }
 
     /// Resolves symlinks (absolute ones against the root) to the path they finally name, if any.
-    public func resolve(_ path: String, depth: Int = 0) -> String? {
-        guard depth < 40 else { return nil }
+    /// At most 40 links are followed in all, as the kernel does.
+    public func resolve(_ path: String) -> String? {
+        var budget = 40
+        return resolve(path, budget: &budget)
+    }
+
+    private func resolve(_ path: String, budget: inout Int) -> String? {
         var resolved = ""
         let parts = path.split(separator: "/").map(String.init)
         for (i, part) in parts.enumerated() {
@@ -243,7 +249,8 @@ public final class RootFS: @unchecked Sendable {
                 let target = node.linkTarget
                 let base = target.hasPrefix("/") ? "" : resolved
                 let joined = (base.isEmpty ? "" : base + "/") + target.drop(while: { $0 == "/" })
-                guard let next = resolve(joined, depth: depth + 1) else { return nil }
+                budget -= 1
+                guard budget >= 0, let next = resolve(joined, budget: &budget) else { return nil }
                 resolved = next
             } else {
                 resolved = candidate
@@ -272,6 +279,8 @@ public final class RootFS: @unchecked Sendable {
                     entry.mode = target.mode
                     entry.size = range.length
                     try tar.append(entry, contents: spool.source(range))
+                } else {
+                    throw AssemblyError.invalidPath(path, reason: "hard link to /\(node.linkTarget), which is not a regular file in the image")
                 }
                 written.insert(path)
                 continue

@@ -116,7 +116,7 @@ enum SystemFiles {
                 guard let start = words.firstIndex(of: "--install"), start + 4 < words.count,
                       let priority = Int(words[start + 4]) else { continue }
                 let (link, name, path) = (words[start + 1], words[start + 2], words[start + 3])
-                guard link.hasPrefix("/"), path.hasPrefix("/"), !name.contains("$"), !path.contains("$") else { continue }
+                guard isAlternativeName(name), isCleanAbsolute(link), isCleanAbsolute(path) else { continue }
                 var slaves: [(String, String, String)] = []
                 var i = start + 5
                 while i + 3 < words.count + 0, words[i] == "--slave", i + 3 <= words.count - 1 {
@@ -131,16 +131,42 @@ enum SystemFiles {
         }
         var made: [String] = []
         for (name, choice) in best.sorted(by: { $0.key < $1.key }) {
-            root.makeSymlink("etc/alternatives/\(name)", to: choice.path)
-            root.makeSymlink(RootFS.merged(String(choice.link.dropFirst())), to: "/etc/alternatives/\(name)")
+            guard makeAlternative(name: name, link: choice.link, path: choice.path, into: root) else { continue }
             made.append("\(choice.link) -> \(choice.path)")
-            for (link, slaveName, path) in choice.slaves where link.hasPrefix("/") && path.hasPrefix("/") && !path.contains("$") {
+            for (link, slaveName, path) in choice.slaves where isAlternativeName(slaveName) && isCleanAbsolute(link) && isCleanAbsolute(path) {
                 guard root[RootFS.merged(String(path.dropFirst()))] != nil else { continue }
-                root.makeSymlink("etc/alternatives/\(slaveName)", to: path)
-                root.makeSymlink(RootFS.merged(String(link.dropFirst())), to: "/etc/alternatives/\(slaveName)")
+                _ = makeAlternative(name: slaveName, link: link, path: path, into: root)
             }
         }
         return made
+    }
+
+    /// Creates /etc/alternatives/NAME -> PATH and LINK -> /etc/alternatives/NAME, but never over
+    /// something a package or Harden put there (postinst text is not trusted to name paths).
+    private static func makeAlternative(name: String, link: String, path: String, into root: RootFS) -> Bool {
+        let linkPath = RootFS.merged(String(link.dropFirst()))
+        let alternative = "etc/alternatives/\(name)"
+        for candidate in [linkPath, alternative] {
+            if let existing = root[candidate], !(existing.kind == .symlink && existing.package == nil) { return false }
+            var parent = FileSystem.parentPath(candidate)
+            while !parent.isEmpty {
+                if let node = root[parent], node.kind != .directory { return false }
+                parent = FileSystem.parentPath(parent)
+            }
+        }
+        root.makeSymlink(alternative, to: path)
+        root.makeSymlink(linkPath, to: "/etc/alternatives/\(name)")
+        return true
+    }
+
+    private static func isAlternativeName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("$")
+    }
+
+    private static func isCleanAbsolute(_ path: String) -> Bool {
+        guard path.hasPrefix("/"), !path.contains("$") else { return false }
+        let (clean, hazards) = TarPath.normalize(path)
+        return hazards == [.absolutePath] && clean != "." && "/" + clean == path
     }
 
     /// distroless's layout: /var/lib/dpkg/status.d/<package> (the control paragraph) and

@@ -55,6 +55,18 @@ import TestSupport
         await #expect(throws: RepositoryError.self) { _ = try await client.release(of: repo.repository, suite: "test") }
     }
 
+    /// A validly signed Release of another suite served in place of the one asked for is refused.
+    @Test func replayedReleaseOfAnotherSuiteIsRefused() async throws {
+        let repo = try SignedTestRepository(packages: Self.packages)
+        try FileSystem.createDirectory(repo.root + "/dists/bookworm")
+        try FileSystem.writeAtomically(repo.root + "/dists/bookworm/InRelease", bytes: try FileSystem.read(repo.root + "/dists/test/InRelease"))
+        var repository = repo.repository
+        repository.suites = ["bookworm"]
+        let client = try repo.client()
+        let error = await #expect(throws: RepositoryError.self) { _ = try await client.release(of: repository, suite: "bookworm") }
+        #expect(error?.description.contains("signed for suite 'test'") == true, "\(String(describing: error))")
+    }
+
     @Test func wrongKeyringIsRefused() async throws {
         let repo = try SignedTestRepository(packages: Self.packages)
         var repository = repo.repository

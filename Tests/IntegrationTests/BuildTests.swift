@@ -330,6 +330,7 @@ actor CatalogBuilds {
             .init(name: "climber", rawDataTar: try pythonTar([("./usr", "dir", ""), ("./usr/../../etc/evil", "file", "")])),
             .init(name: "linker", rawDataTar: try pythonTar([("./etc", "sym", "/etc-host"), ("./etc/cron.d/job", "file", "")])),
             .init(name: "escaper", rawDataTar: try pythonTar([("./usr", "dir", ""), ("./usr/x", "sym", "../../../../root")])),
+            .init(name: "looper", rawDataTar: try pythonTar([("./usr", "dir", ""), ("./usr/x", "hard", "./usr/x")])),
         ], suite: "bookworm")
         let store = repo.dir.path + "/store"
         let cases: [([String], String)] = [
@@ -337,6 +338,7 @@ actor CatalogBuilds {
             (["climber"], "refusing climber"),
             (["linker"], "refusing linker"),
             (["escaper"], "refusing escaper"),
+            (["looper"], "refusing looper"),
             (["one", "no-such-package"], "unknown package 'no-such-package'"),
         ]
         for (packages, message) in cases {
