@@ -123,20 +123,8 @@ public enum DockerArchive {
     /// `layout` as an OCI image, and returns its manifest descriptor. Layer bytes are checked
     /// against the config's diff IDs.
     public static func importImage(from file: String, name: String?, into layout: ImageLayout) throws -> Descriptor {
-        // Pass 1: manifest.json and configs (small), wherever they are in the tar.
-        var files: [String: [UInt8]] = [:]
-        var manifestBytes: [UInt8]?
-        try wrapArchive {
-            let tar = TarReader(try FileSource(path: file))
-            while let member = try tar.next() {
-                guard member.kind == .regular else { continue }
-                if member.path == "manifest.json" {
-                    manifestBytes = try tar.readContents(limit: 16 << 20)
-                } else if member.path.hasSuffix(".json") || member.path.hasPrefix("blobs/") && member.size < 4 << 20 {
-                    files[member.path] = try tar.readContents(limit: 4 << 20)
-                }
-            }
-        }
+        // Pass 1: manifest.json, wherever it is in the tar (nothing else is kept in memory).
+        let manifestBytes = try readMember("manifest.json", of: file, limit: 16 << 20)
         guard let manifestBytes else { throw OCIError.invalidDocument(kind: "docker-archive", reason: "no manifest.json in \(file)") }
         let entries = try CanonicalJSON.decode([Entry].self, from: manifestBytes, kind: "docker-archive manifest.json")
         let chosen: Entry
@@ -152,7 +140,8 @@ public enum DockerArchive {
             }
             chosen = only
         }
-        guard let configBytes = files[chosen.Config] else {
+        // Pass 2: the one config it names.
+        guard let configBytes = try readMember(chosen.Config, of: file, limit: 4 << 20) else {
             throw OCIError.invalidDocument(kind: "docker-archive", reason: "config \(chosen.Config) is missing")
         }
         let config = try CanonicalJSON.decode(ImageConfiguration.self, from: configBytes, kind: "image config")
@@ -160,19 +149,22 @@ public enum DockerArchive {
             throw OCIError.invalidDocument(kind: "docker-archive", reason: "\(chosen.Layers.count) layers for \(config.rootfs.diff_ids.count) diff_ids")
         }
 
-        // Pass 2: stream each layer into the layout, keeping its compression, and check its diff ID.
+        // Pass 3: stream each layer into the layout, keeping its compression, and check its diff ID
+        // at every position that names it.
         var stored: [String: Descriptor] = [:]
         try wrapArchive {
             let tar = TarReader(try FileSource(path: file))
             while let member = try tar.next() {
-                guard member.kind == .regular, let position = chosen.Layers.firstIndex(of: member.path), stored[member.path] == nil else { continue }
+                guard member.kind == .regular, chosen.Layers.contains(member.path), stored[member.path] == nil else { continue }
                 let peek = PeekableSource(tar.contents)
                 let compression = Compression.detect(try peek.peek(6))
                 let mediaType = try MediaType.layer(compression: compression)
                 let descriptor = try layout.writeBlob(mediaType: mediaType) { sink in _ = try peek.pump(into: sink) }
                 let diffID = try DockerArchive.diffID(of: descriptor, compression: compression, in: layout)
-                guard diffID == config.rootfs.diff_ids[position] else {
-                    throw OCIError.digestMismatch(expected: config.rootfs.diff_ids[position].description, actual: diffID.description)
+                for position in chosen.Layers.indices where chosen.Layers[position] == member.path {
+                    guard diffID == config.rootfs.diff_ids[position] else {
+                        throw OCIError.digestMismatch(expected: config.rootfs.diff_ids[position].description, actual: diffID.description)
+                    }
                 }
                 stored[member.path] = descriptor
             }
@@ -187,6 +179,17 @@ public enum DockerArchive {
         var manifest = try layout.writeDocument(ImageManifest(config: configDescriptor, layers: layers), mediaType: MediaType.imageManifest)
         manifest.platform = config.platform
         return manifest
+    }
+
+    /// The bytes of one regular member of a tar file, or nil when it has none by that name.
+    private static func readMember(_ name: String, of file: String, limit: Int) throws -> [UInt8]? {
+        try wrapArchive {
+            let tar = TarReader(try FileSource(path: file))
+            while let member = try tar.next() {
+                if member.kind == .regular && member.path == name { return try tar.readContents(limit: limit) }
+            }
+            return nil
+        }
     }
 
     /// The digest of a layer's uncompressed tar, computed by reading the stored blob.

@@ -37,6 +37,12 @@ import Testing
         #expect(text == #"{"annotations":{"a":"x","z":"a/b"},"digest":"\#(Digest.of([1]))","mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":1}"#)
     }
 
+    /// Keys sort by UTF-8 bytes (not case-insensitively or numerically), whatever the toolchain does.
+    @Test func keysSortByBytes() throws {
+        let text = String(decoding: try CanonicalJSON.encode(["B": 1, "a": 1, "x9": 1, "x10": 1, "Z": 1, "_": 1]), as: UTF8.self)
+        #expect(text == #"{"B":1,"Z":1,"_":1,"a":1,"x10":1,"x9":1}"#)
+    }
+
     @Test func manifestRoundTripsToTheSameBytes() throws {
         let config = Descriptor(mediaType: MediaType.imageConfig, digest: Digest.of([2]), size: 10)
         let manifest = ImageManifest(config: config, layers: [config], annotations: ["k": "v"], subject: config, artifactType: "application/x")
