@@ -4,12 +4,7 @@ import Foundation
 /// Warm `harden build` (lock present, .debs cached) of the minimal base and python images for
 /// amd64 and arm64, next to mmdebstrap --variant=extract + umoci for the same packages.
 func buildBenchmark(_ options: Options) throws {
-    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let harden = here + "/harden"
-    guard FileManager.default.isExecutableFile(atPath: harden) else {
-        print("build benchmark: \(harden) is missing: run 'swift build -c release --product harden' first")
-        return
-    }
+    guard let harden = releaseHarden(for: "build") else { return }
     let catalog = FileManager.default.currentDirectoryPath + "/catalog"
     let work = try FileSystem.makeTemporaryDirectory(prefix: "harden-buildbench")
     defer { try? FileSystem.remove(work) }

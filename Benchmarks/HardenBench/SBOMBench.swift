@@ -3,12 +3,7 @@ import Foundation
 
 /// `harden sbom` on the python image next to `trivy image --format spdx-json` on the same archive.
 func sbomBenchmark(_ options: Options) throws {
-    let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-    let harden = here + "/harden"
-    guard FileManager.default.isExecutableFile(atPath: harden) else {
-        print("sbom benchmark: \(harden) is missing: run 'swift build -c release --product harden' first")
-        return
-    }
+    guard let harden = releaseHarden(for: "sbom") else { return }
     let work = try FileSystem.makeTemporaryDirectory(prefix: "harden-sbombench")
     defer { try? FileSystem.remove(work) }
     let spec = work + "/python.yaml"

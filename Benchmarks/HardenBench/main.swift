@@ -158,6 +158,16 @@ func codecBenchmark(_ options: Options) throws {
         volume: mb * 2)
 }
 
+/// The release `harden` built next to this benchmark, or nil (after saying how to build it).
+func releaseHarden(for benchmark: String) -> String? {
+    let harden = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/harden"
+    guard FileManager.default.isExecutableFile(atPath: harden) else {
+        print("\(benchmark) benchmark: \(harden) is missing: run 'swift build -c release --product harden' first")
+        return nil
+    }
+    return harden
+}
+
 /// One result line: our rate, theirs, and the ratio.
 func printRow(_ name: String, ours: Double, theirs: Double) {
     print(name.padding(toLength: 42, withPad: " ", startingAt: 0)
