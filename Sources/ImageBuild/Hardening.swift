@@ -1,7 +1,7 @@
 import Archive
 
 /// One change a hardening pass made, for the build report.
-public struct HardeningChange: Sendable, Equatable, CustomStringConvertible {
+public struct HardeningChange: Sendable, Equatable, Codable, CustomStringConvertible {
     public var pass: String
     public var path: String
     public var action: String

@@ -29,11 +29,20 @@ public struct BuiltImage: Sendable {
 public enum BuildError: Error, Sendable, CustomStringConvertible {
     case noLock(String)
     case missingArchitecture(String)
+    /// The isolated build child could still reach the signing key (what it reached).
+    case notIsolated(String)
+    /// The isolated build child exited with this status (its own error is on standard error).
+    case childFailed(Int32)
+    /// What the build child left behind does not hold up to the control plane's checks.
+    case untrustedResult(String)
 
     public var description: String {
         switch self {
         case .noLock(let reason): reason
         case .missingArchitecture(let arch): "the lock has no packages for \(arch): run 'harden lock' again"
+        case .notIsolated(let reached): "the build child is not isolated from the signing key, refusing to build: \(reached)"
+        case .childFailed(let status): "the isolated build step failed (exit status \(status))"
+        case .untrustedResult(let reason): "the build child's output is not trusted: \(reason)"
         }
     }
 }

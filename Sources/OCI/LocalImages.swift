@@ -53,13 +53,17 @@ public enum LocalImages {
     }
 
     /// Writes the image `root` (with its blobs from `source`) to `destination`. A docker-archive
-    /// holds one platform: `platform` picks it from an index.
+    /// holds one platform: `platform` picks it from an index. From a layout, what is attached to
+    /// the image (SBOMs, signatures, attestations) goes with it to layouts and oci-archives.
     public static func store(_ root: Descriptor, from source: BlobReader, to destination: ImageReference, platform: Platform? = nil) throws {
         switch destination {
         case .layout(let path, let tag):
-            try ImageLayout.create(at: path).copyImage(root, from: source, tag: tag)
+            let target = try ImageLayout.create(at: path)
+            try target.copyImage(root, from: source, tag: tag)
+            if let layout = source as? ImageLayout { try target.copyAttachments(of: root, from: layout) }
         case .ociArchive(let path, let tag):
-            try OCIArchive.write([(root, tag)], from: source, to: path)
+            let attached = try (source as? ImageLayout)?.attachmentTags(of: root).map { ($0.descriptor, Optional($0.name)) } ?? []
+            try OCIArchive.write([(root, tag)] + attached, from: source, to: path)
         case .dockerArchive(let path, let name):
             let manifest = try ImageGraph.manifest(for: platform, under: root, in: source)
             let tags = try name.map { [try RegistryReference(parsing: $0).familiarName] } ?? []

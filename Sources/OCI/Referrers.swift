@@ -6,10 +6,11 @@ extension ImageLayout {
     public static func referrersTag(for subject: Digest) -> String { "sha256-\(subject.hex)" }
 
     /// Writes an artifact manifest for `blob` (already stored) with `subject` and lists it among
-    /// the subject's referrers. Returns the artifact manifest's descriptor.
+    /// the subject's referrers, dropping earlier referrers that `replacing` matches. Returns the
+    /// artifact manifest's descriptor.
     @discardableResult
     public func attach(_ blob: Descriptor, artifactType: String, to subject: Descriptor,
-                       annotations: [String: String]? = nil) throws -> Descriptor {
+                       annotations: [String: String]? = nil, replacing: (Descriptor) -> Bool = { _ in false }) throws -> Descriptor {
         let empty = try writeBlob(Array("{}".utf8), mediaType: MediaType.empty)
         var config = empty
         config.data = Descriptor.empty.data
@@ -20,7 +21,7 @@ extension ImageLayout {
         descriptor.artifactType = artifactType
         descriptor.annotations = annotations
         var referrers = try self.referrers(of: subject.digest)
-        referrers.removeAll { $0.digest == descriptor.digest }
+        referrers.removeAll { $0.digest == descriptor.digest || replacing($0) }
         referrers.append(descriptor)
         try tagReferrers(referrers, of: subject.digest)
         return descriptor
@@ -33,20 +34,51 @@ extension ImageLayout {
         return try readDocument(ImageIndex.self, entry, kind: "referrers index").manifests
     }
 
-    /// Copies the referrers of `subject` (and their blobs) from `source`, verified.
+    /// Copies what is attached to `subject` (and the blobs) from `source`, verified: the referrers,
+    /// merged with those already here (a referrer of the same artifact type and predicate type is
+    /// replaced by the copied one), and cosign's `sha256-<hex>.sig`/`.att` tags, taken as they are.
     public func copyReferrers(of subject: Digest, from source: ImageLayout) throws {
         let attached = try source.referrers(of: subject)
-        guard !attached.isEmpty else { return }
         for artifact in attached {
             for descriptor in try ImageGraph.reachable(from: artifact, in: source).reversed() { _ = try copyBlob(descriptor, from: source) }
         }
-        var merged = try referrers(of: subject)
-        for artifact in attached where !merged.contains(where: { $0.digest == artifact.digest }) { merged.append(artifact) }
-        try tagReferrers(merged, of: subject)
+        if !attached.isEmpty {
+            var merged = try referrers(of: subject).filter { here in
+                !attached.contains { $0.digest == here.digest || Self.sameKind($0, here) }
+            }
+            merged += attached
+            try tagReferrers(merged, of: subject)
+        }
+        let prefix = Self.referrersTag(for: subject) + "."
+        for (name, descriptor) in try source.tags() where name.hasPrefix(prefix) {
+            try copyImage(descriptor, from: source, tag: name)
+        }
+    }
+
+    /// Two referrers of one kind: the same artifact type and predicate type (a signature or an
+    /// attestation made again replaces the old one).
+    private static func sameKind(_ a: Descriptor, _ b: Descriptor) -> Bool {
+        a.artifactType != nil && a.artifactType == b.artifactType && a.annotations?["predicateType"] == b.annotations?["predicateType"]
     }
 
     private func tagReferrers(_ referrers: [Descriptor], of subject: Digest) throws {
         let index = try writeIndex(of: referrers.sorted { $0.digest < $1.digest })
         try tag(index, as: Self.referrersTag(for: subject))
+    }
+}
+
+extension ImageLayout {
+    /// The tags holding what is attached to `root` and to each manifest under it: referrers
+    /// indexes (`sha256-<hex>`) and cosign's `sha256-<hex>.sig`/`.att`.
+    public func attachmentTags(of root: Descriptor) throws -> [(name: String, descriptor: Descriptor)] {
+        let prefixes = try ([root] + ImageGraph.manifests(under: root, in: self)).map { Self.referrersTag(for: $0.digest) }
+        return try tags().filter { tag in prefixes.contains { tag.name == $0 || tag.name.hasPrefix($0 + ".") } }
+    }
+
+    /// Copies what is attached to `root` and to each manifest under it from `source`.
+    public func copyAttachments(of root: Descriptor, from source: ImageLayout) throws {
+        for subject in Set(try [root.digest] + ImageGraph.manifests(under: root, in: source).map(\.digest)) {
+            try copyReferrers(of: subject, from: source)
+        }
     }
 }

@@ -12,6 +12,11 @@ struct LayerFiles {
     /// Kept entries by clean relative path (no leading `/`).
     private(set) var nodes: [String: Node] = [:]
 
+    /// Which entries to keep (by default, what an inventory reads).
+    var wanted: (String, TarEntry.Kind) -> Bool = LayerFiles.isWanted
+    /// Whether kept regular files keep their contents (false: only their presence, as empty files).
+    var keepsContents = true
+
     /// Largest single file kept (a dpkg status of a big image is a few MiB).
     static let fileLimit = 64 << 20
 
@@ -84,14 +89,14 @@ struct LayerFiles {
                 if nodes[entry.path] != nil || (entry.kind != .directory && lowerDirectories.contains(entry.path)) {
                     replaced.append(entry.path)
                 }
-                guard LayerFiles.isWanted(entry.path, kind: entry.kind) else {
+                guard wanted(entry.path, entry.kind) else {
                     if added[entry.path] != nil { added[entry.path] = nil }
                     continue
                 }
                 let node: Node?
                 switch entry.kind {
                 case .regular:
-                    node = .file(try tar.readContents(limit: LayerFiles.fileLimit))
+                    node = .file(keepsContents ? try tar.readContents(limit: LayerFiles.fileLimit) : [])
                 case .symlink:
                     node = .symlink(entry.linkTarget)
                 case .hardlink:

@@ -1,5 +1,6 @@
 import Archive
 import ArgumentParser
+import Attestation
 import Foundation
 import ImageBuild
 import OCI
@@ -16,6 +17,12 @@ struct Build: AsyncParsableCommand {
         The same lock gives the same digests on any machine; the epoch is SOURCE_DATE_EPOCH or
         the newest Release date in the lock.
 
+        With --key, the build is signed as SLSA Build L3 asks: the build steps run in a child process
+        that cannot reach the key (own mount namespace with the key file covered, no capabilities,
+        no inherited descriptors, HARDEN_PASSWORD scrubbed); this process holds the key, checks every
+        blob the child wrote, and signs each image (cosign simple signing) with attestations of its
+        SLSA provenance, SPDX and CycloneDX SBOMs (DSSE, in-toto). 'harden verify' checks them.
+
         Images go to the local store (see 'harden images') as NAME:TAG and NAME:TAG-dev, or to
         --output: oci:DIR (tags TAG and TAG-dev), oci-archive:FILE, docker-archive:FILE (one
         variant and one platform: --variant, --platform).
@@ -23,6 +30,7 @@ struct Build: AsyncParsableCommand {
         Examples:
           harden build catalog/python.yaml
           harden build catalog/base.yaml --output oci:out/base
+          HARDEN_PASSWORD=... harden build catalog/python.yaml --key harden.key
           harden build catalog/static.yaml --variant minimal --platform linux/amd64 --output docker-archive:static.tar:static:latest
         """
     )
@@ -45,8 +53,14 @@ struct Build: AsyncParsableCommand {
     @Option(help: "Layer compression: gzip, zstd or none.")
     var compression: Compression = .gzip
 
+    @Option(help: "Sign with this private key (see 'harden keygen'); the passphrase comes from HARDEN_PASSWORD or the terminal.")
+    var key: String?
+
     @Flag(help: "List every change hardening made.")
     var verbose = false
+
+    @Flag(help: .hidden)
+    var probeIsolation = false
 
     func run() async throws {
         let start = Date()
@@ -62,9 +76,28 @@ struct Build: AsyncParsableCommand {
         // Build into a private staging layout; only a complete build is copied and tagged.
         let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-stage")
         defer { try? FileSystem.remove(scratch) }
-        let staging = try ImageLayout.create(at: scratch + "/layout")
-        let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, progress: note)
-        let images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
+        let staging: ImageLayout
+        let images: [BuiltImage]
+        if let key {
+            // Protect this process before the key is in its memory.
+            try BuildIsolation.protectParent()
+            let signingKey = try loadSigningKey(key)
+            let hidden = Array(Set([key, URL(fileURLWithPath: key).resolvingSymlinksInPath().path]))
+            let signed = SignedBuild(key: signingKey, specPath: spec, lockPath: lock, compression: compression, variant: selected, epoch: epoch,
+                                     hidden: hidden, executable: try currentExecutable(), builderVersion: Harden.version, progress: note)
+            if probeIsolation {
+                let attempts = try await signed.probe()
+                for attempt in attempts { print("\(attempt.reached ? "REACHED" : "denied ")  \(attempt.target): \(attempt.detail)") }
+                if attempts.contains(where: \.reached) { throw ExitCode(1) }
+                return
+            }
+            (staging, images) = try await signed.run(scratch: scratch)
+        } else {
+            if probeIsolation { throw ValidationError("--probe-isolation needs --key") }
+            staging = try ImageLayout.create(at: scratch + "/layout")
+            let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, progress: note)
+            images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
+        }
 
         let destination = try output.map { try ImageReference(parsing: $0) }
         for image in images {
@@ -72,14 +105,14 @@ struct Build: AsyncParsableCommand {
             case nil:
                 let store = try LocalStore.open()
                 try store.copyImage(image.index, from: staging, tag: image.tag)
-                for platform in image.platforms { try store.copyReferrers(of: platform.manifest.digest, from: staging) }
+                try store.copyAttachments(of: image.index, from: staging)
                 print("\(image.index.digest)  \(image.tag)  (local store \(store.path))")
             case .layout(let path, let tag)?:
                 let base = tag ?? String(image.tag.split(separator: ":").last ?? "latest")
                 let name = image.variant == .dev && tag != nil ? base + "-dev" : base
                 let target = try ImageLayout.create(at: path)
                 try target.copyImage(image.index, from: staging, tag: name)
-                for platform in image.platforms { try target.copyReferrers(of: platform.manifest.digest, from: staging) }
+                try target.copyAttachments(of: image.index, from: staging)
                 print("\(image.index.digest)  oci:\(path):\(name)")
             case let other?:
                 guard images.count == 1 else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
@@ -95,7 +128,7 @@ struct Build: AsyncParsableCommand {
                 }
             }
         }
-        note(String(format: "built in %.1f s", Date().timeIntervalSince(start)))
+        note(String(format: "built in %.1f s", Date().timeIntervalSince(start)) + (key == nil ? " (unsigned: pass --key to sign)" : ", signed"))
     }
 }
 

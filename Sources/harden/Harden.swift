@@ -18,6 +18,8 @@ struct Harden: AsyncParsableCommand {
         Examples:
           harden build catalog/python.yaml       # a hardened image and its -dev variant, in the local store
           harden images
+          harden keygen && harden build catalog/base.yaml --key harden.key
+          harden verify base:latest --key harden.pub --require provenance,spdx,cyclonedx
           harden lock catalog/base.yaml          # resolve and pin packages from signed repositories
           harden resolve catalog/base.yaml --why libssl3
           harden pack ./rootfs --output oci:out:app --entrypoint /app
@@ -25,6 +27,7 @@ struct Harden: AsyncParsableCommand {
           harden copy oci:out:app docker-archive:app.tar:example/app:1
         """,
         version: version,
-        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Images.self, Lock.self, Resolve.self, Inspect.self, Pack.self, Copy.self]
+        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Keygen.self, Sign.self, Attest.self, Verify.self, Images.self, Lock.self,
+                      Resolve.self, Inspect.self, Pack.self, Copy.self, BuildStep.self]
     )
 }

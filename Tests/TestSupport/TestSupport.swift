@@ -43,8 +43,9 @@ public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cw
 
 /// Runs a program and fails with its stderr unless it exits 0; returns stdout as text.
 @discardableResult
-public func runChecked(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil) throws -> String {
-    let result = try run(tool, arguments, input: input, cwd: cwd)
+public func runChecked(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil,
+                       environment: [String: String]? = nil) throws -> String {
+    let result = try run(tool, arguments, input: input, cwd: cwd, environment: environment)
     guard result.status == 0 else {
         throw TestSetupError(description: "\(tool) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
     }

@@ -1,0 +1,242 @@
+import Archive
+import Attestation
+import Debian
+import Foundation
+import OCI
+
+/// What the control plane asks the isolated build child to do (written to `request.json`).
+public struct WorkerRequest: Sendable, Codable {
+    public var specPath: String
+    public var lockPath: String?
+    public var compression: Compression
+    public var variant: Variant?
+    public var epoch: Int64?
+    /// The child writes its layout to `<workDirectory>/layout` and its result to `<workDirectory>/result.json`.
+    public var workDirectory: String
+    /// Paths the child must not see (the signing key file).
+    public var hidden: [String]
+    /// Environment names that must not reach the child (the passphrase variable).
+    public var secretEnvironment: [String]
+    /// Only isolate and report what the child could still reach; build nothing.
+    public var probeOnly: Bool
+}
+
+/// What the child reports back. Only the tags and the hardening list are taken from it: every
+/// digest is computed again by the control plane from the blobs themselves.
+public struct WorkerResult: Sendable, Codable {
+    public struct Image: Sendable, Codable {
+        public var variant: Variant
+        public var tag: String
+        public var index: Digest
+        public var packages: [String: Int]
+        public var uncompressedSize: [String: Int64]
+        public var hardening: [String: [HardeningChange]]
+    }
+    public var images: [Image]
+    public var isolation: [BuildIsolation.Attempt]
+}
+
+extension Variant: Codable {}
+
+/// The build child: isolates itself from the signing key first, proves it, then builds into its
+/// work directory. Nothing here ever holds a key.
+public enum BuildWorker {
+    public static func run(requestPath: String, progress: @escaping @Sendable (String) -> Void) async throws {
+        let request = try CanonicalJSON.decode(WorkerRequest.self, from: try FileSystem.read(requestPath, limit: 1 << 20), kind: "build request")
+        // Only the work directory, the download cache, TMPDIR and the lock's directory stay
+        // writable; /run (service sockets) is hidden unless name resolution lives there.
+        let lockFile = request.lockPath ?? LockFile.path(forSpec: request.specPath)
+        let cache = DownloadCache.defaultLocation()
+        try FileSystem.createDirectory(cache)
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
+        let writable = [request.workDirectory, cache, temporary, URL(fileURLWithPath: lockFile).deletingLastPathComponent().path]
+        let resolver = URL(fileURLWithPath: "/etc/resolv.conf").resolvingSymlinksInPath().path
+        let hidden = request.hidden + (resolver.hasPrefix("/run/") ? [] : ["/run"])
+        try BuildIsolation.enter(hiding: hidden, writable: writable)
+        let attempts = BuildIsolation.probe(hidden: hidden, secretEnvironment: request.secretEnvironment)
+        let resultPath = request.workDirectory + "/result.json"
+        if request.probeOnly {
+            try FileSystem.writeAtomically(resultPath, bytes: try CanonicalJSON.encode(WorkerResult(images: [], isolation: attempts)))
+            return
+        }
+        let reached = attempts.filter(\.reached)
+        guard reached.isEmpty else {
+            throw BuildError.notIsolated(reached.map { "\($0.target): \($0.detail)" }.joined(separator: "; "))
+        }
+        progress("isolated: \(attempts.count) attempts to reach the signing key denied")
+        let staging = try ImageLayout.create(at: request.workDirectory + "/layout")
+        let builder = ImageBuilder(epoch: request.epoch, compression: request.compression, only: request.variant, progress: progress)
+        let images = try await builder.build(specPath: request.specPath, lockPath: request.lockPath, into: staging)
+        var results: [WorkerResult.Image] = []
+        for image in images {
+            try staging.tag(image.index, as: image.tag)
+            results.append(WorkerResult.Image(
+                variant: image.variant, tag: image.tag, index: image.index.digest,
+                packages: Dictionary(uniqueKeysWithValues: image.platforms.map { ($0.architecture, $0.packages) }),
+                uncompressedSize: Dictionary(uniqueKeysWithValues: image.platforms.map { ($0.architecture, $0.uncompressedSize) }),
+                hardening: image.hardening))
+        }
+        try FileSystem.writeAtomically(resultPath, bytes: try CanonicalJSON.encode(WorkerResult(images: results, isolation: attempts)))
+    }
+}
+
+/// A build whose steps run in an isolated child while this process, the control plane, holds the
+/// signing key: it checks every blob the child wrote, computes the digests itself, and signs
+/// each image, its SLSA provenance and its SBOMs (SLSA Build L3 on one machine; docs/security.md).
+public struct SignedBuild: Sendable {
+    public var key: SigningKey
+    public var specPath: String
+    public var lockPath: String?
+    public var compression: Compression
+    public var variant: Variant?
+    public var epoch: Int64?
+    /// The key file (and anything else secret on disk) the child must not see.
+    public var hidden: [String]
+    /// The `harden` binary that runs the child (`harden build-step`).
+    public var executable: String
+    public var builderVersion: String
+    public var progress: @Sendable (String) -> Void
+
+    public init(key: SigningKey, specPath: String, lockPath: String?, compression: Compression, variant: Variant?, epoch: Int64?,
+                hidden: [String], executable: String, builderVersion: String, progress: @escaping @Sendable (String) -> Void) {
+        self.key = key
+        self.specPath = specPath
+        self.lockPath = lockPath
+        self.compression = compression
+        self.variant = variant
+        self.epoch = epoch
+        self.hidden = hidden
+        self.executable = executable
+        self.builderVersion = builderVersion
+        self.progress = progress
+    }
+
+    /// Names of environment variables that carry secrets and never reach the child.
+    public static let secretEnvironment = ["HARDEN_PASSWORD"]
+
+    /// Runs the child with `request` in `workDirectory` and returns what it reported.
+    func runChild(workDirectory: String, probeOnly: Bool) async throws -> WorkerResult {
+        let request = WorkerRequest(specPath: specPath, lockPath: lockPath, compression: compression, variant: variant, epoch: epoch,
+                                    workDirectory: workDirectory, hidden: hidden, secretEnvironment: Self.secretEnvironment, probeOnly: probeOnly)
+        let requestPath = workDirectory + "/request.json"
+        try FileSystem.writeAtomically(requestPath, bytes: try CanonicalJSON.encode(request), mode: 0o600)
+        try BuildIsolation.protectParent()
+        let environment = BuildIsolation.scrubbed(ProcessInfo.processInfo.environment)
+        let status = try await BuildIsolation.runChild(executable: executable, arguments: ["build-step", "--request", requestPath],
+                                                       environment: environment)
+        guard status == 0 else { throw BuildError.childFailed(status) }
+        return try CanonicalJSON.decode(WorkerResult.self, from: try FileSystem.read(workDirectory + "/result.json", limit: 64 << 20),
+                                        kind: "build result")
+    }
+
+    /// Isolates a child as for a build and returns what it could still reach (for tests and audits).
+    public func probe() async throws -> [BuildIsolation.Attempt] {
+        let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-probe")
+        defer { try? FileSystem.remove(scratch) }
+        return try await runChild(workDirectory: scratch, probeOnly: true).isolation
+    }
+
+    /// Builds in the child, then verifies and signs. The result's layout lives in `scratch` (the
+    /// caller copies it to its destination and removes it).
+    public func run(scratch: String) async throws -> (layout: ImageLayout, images: [BuiltImage]) {
+        let started = Date()
+        let specBytes = try FileSystem.read(specPath, limit: 4 << 20)
+        let spec = try ImageSpec(yaml: String(decoding: specBytes, as: UTF8.self), file: specPath)
+        let result = try await runChild(workDirectory: scratch, probeOnly: false)
+
+        // From here on nothing the child says is trusted but what the blobs prove.
+        let layout = try ImageLayout(opening: scratch + "/layout")
+        let lockFile = lockPath ?? LockFile.path(forSpec: specPath)
+        let lock = try LockFile.read(lockFile)
+        let lockBytes = try FileSystem.read(lockFile, limit: 64 << 20)
+        try lock.check(specSHA256: sha256Hex(specBytes), specPath: specPath)
+        let builderDigest = try Self.sha256(ofFile: executable)
+        var images: [BuiltImage] = []
+        for claimed in result.images {
+            let index = try layout.resolve(tag: claimed.tag)
+            guard index.digest == claimed.index else {
+                throw BuildError.untrustedResult("the child reported \(claimed.index) for \(claimed.tag) but stored \(index.digest)")
+            }
+            let blobs = try Self.verifyAll(from: index, in: layout)
+            let manifests = try layout.readDocument(ImageIndex.self, index, kind: "image index").manifests
+            var platforms: [(architecture: String, manifest: Descriptor, packages: Int, uncompressedSize: Int64)] = []
+            for manifest in manifests {
+                guard let architecture = manifest.platform?.architecture else {
+                    throw BuildError.untrustedResult("manifest \(manifest.digest) has no platform")
+                }
+                let sboms = try sign(manifest: manifest, architecture: architecture, variant: claimed.variant, spec: spec, specBytes: specBytes,
+                                     lock: lock, lockBytes: lockBytes, lockFile: lockFile, builderDigest: builderDigest,
+                                     started: started, layout: layout)
+                platforms.append((architecture, manifest, claimed.packages[architecture] ?? 0, claimed.uncompressedSize[architecture] ?? 0))
+                progress("\(claimed.tag) \(architecture): signed \(manifest.digest.short), attested provenance and \(sboms) SBOMs")
+            }
+            let payload = try Cosign.payload(dockerReference: spec.name, manifestDigest: index.digest)
+            try layout.storeSignature(payload: payload, signature: try key.sign(payload), of: index)
+            progress("\(claimed.tag): \(blobs) blobs verified, index \(index.digest.short) signed with key \(key.publicKey.keyID.prefix(12))")
+            images.append(BuiltImage(variant: claimed.variant, tag: claimed.tag, index: index, platforms: platforms, hardening: claimed.hardening))
+        }
+        return (layout, images)
+    }
+
+    /// Signs one platform manifest and attests its provenance and SBOMs; returns the SBOM count.
+    private func sign(manifest: Descriptor, architecture: String, variant: Variant, spec: ImageSpec, specBytes: [UInt8],
+                      lock: LockFile, lockBytes: [UInt8], lockFile: String, builderDigest: String, started: Date,
+                      layout: ImageLayout) throws -> Int {
+        let payload = try Cosign.payload(dockerReference: spec.name, manifestDigest: manifest.digest)
+        try layout.storeSignature(payload: payload, signature: try key.sign(payload), of: manifest)
+        let subject = [Statement.Subject(name: spec.name, digest: manifest.digest)]
+
+        // The SBOMs the child attached, verified by digest, signed as they are.
+        var byproducts: [Provenance.Resource] = []
+        for referrer in try layout.referrers(of: manifest.digest) {
+            let predicateType: String
+            switch referrer.artifactType {
+            case MediaType.spdxJSON?: predicateType = PredicateType.spdx
+            case MediaType.cycloneDXJSON?: predicateType = PredicateType.cycloneDX
+            default: continue
+            }
+            let artifact = try layout.readDocument(ImageManifest.self, referrer, kind: "SBOM artifact")
+            guard let blob = artifact.layers.first, artifact.subject?.digest == manifest.digest else { continue }
+            let document = try layout.readBlob(blob, limit: 256 << 20)
+            try attest(Statement(subjects: subject, predicateType: predicateType, predicate: document), of: manifest, in: layout)
+            byproducts.append(Provenance.Resource(name: PredicateType.shortName(predicateType), sha256: blob.digest.hex, mediaType: blob.mediaType))
+        }
+
+        let packages = (variant == .dev ? lock.variants?["dev"]?[architecture] : lock.packages[architecture]) ?? []
+        var dependencies = packages.map { Provenance.Resource(name: "\($0.name)_\($0.version)_\($0.architecture).deb", uri: $0.url, sha256: $0.sha256) }
+        dependencies += lock.releases.map { Provenance.Resource(name: "Release \($0.suite)", uri: $0.url, sha256: $0.sha256,
+                                                               annotations: ["signer": $0.signer, "date": $0.date]) }
+        dependencies.append(Provenance.Resource(name: "harden", uri: "harden:\(builderVersion)", sha256: builderDigest))
+        var flags = ["compression": compression.rawValue]
+        if let epoch { flags["SOURCE_DATE_EPOCH"] = String(epoch) }
+        let external = Provenance.ExternalParameters(
+            spec: .init(path: specPath, content: String(decoding: specBytes, as: UTF8.self), sha256: sha256Hex(specBytes)),
+            lock: Provenance.Resource(name: lockFile, sha256: sha256Hex(lockBytes)),
+            variant: variant.rawValue, architectures: spec.archs, flags: flags)
+        let provenance = Provenance(external: external, internalParameters: ["platform": architecture, "isolation": "child process: own mount namespace, key file covered, no capabilities, scrubbed environment, no inherited descriptors"],
+                                    dependencies: dependencies, builderVersion: builderVersion,
+                                    invocationID: UUID().uuidString.lowercased(), startedOn: started, finishedOn: Date(), byproducts: byproducts)
+        try attest(Statement(subjects: subject, predicateType: PredicateType.slsaProvenance, predicate: try provenance.encoded()),
+                   of: manifest, in: layout)
+        return byproducts.count
+    }
+
+    private func attest(_ statement: Statement, of subject: Descriptor, in layout: ImageLayout) throws {
+        let envelope = try DSSE.sign(payload: try statement.encoded(), payloadType: DSSE.inTotoPayloadType, key: key)
+        try layout.storeAttestation(envelope, predicateType: statement.predicateType, of: subject)
+    }
+
+    /// Reads every blob reachable from `root` through its digest check; returns how many.
+    static func verifyAll(from root: Descriptor, in layout: ImageLayout) throws -> Int {
+        let all = try ImageGraph.reachable(from: root, in: layout)
+        for descriptor in all { _ = try layout.openBlob(descriptor).pump(into: HashingSink()) }
+        return all.count
+    }
+
+    static func sha256(ofFile path: String) throws -> String {
+        let sink = HashingSink()
+        _ = try FileSource(path: path).pump(into: sink)
+        try sink.finish()
+        return sink.hexDigest ?? ""
+    }
+}
