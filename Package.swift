@@ -81,7 +81,7 @@ let package = Package(
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",
-            dependencies: ["Archive", "OCI", "Debian"],
+            dependencies: ["Archive", "OCI", "Debian", "Attestation"],
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.

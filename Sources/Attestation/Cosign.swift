@@ -62,8 +62,10 @@ extension ImageLayout {
         var layer = try writeBlob(payload, mediaType: Cosign.simpleSigningMediaType)
         layer.annotations = annotations
         try appendCosignLayer(layer, kind: .signature, of: subject.digest) { $0.digest == layer.digest }
-        try attach(layer, artifactType: Cosign.simpleSigningMediaType, to: subject, annotations: annotations,
-                   replacing: { $0.artifactType == Cosign.simpleSigningMediaType })
+        try attach(layer, artifactType: Cosign.simpleSigningMediaType, to: subject, annotations: annotations, replacing: { referrer in
+            referrer.artifactType == Cosign.simpleSigningMediaType
+                && (try? readDocument(ImageManifest.self, referrer, kind: "signature referrer"))?.layers.first?.digest == layer.digest
+        })
     }
 
     /// Stores a DSSE envelope about `subject` as cosign does (a layer of the `.att` manifest) and as
@@ -82,7 +84,31 @@ extension ImageLayout {
     /// The layers (with their verified bytes) of the cosign `.sig` or `.att` manifest of `subject`.
     public func cosignEntries(_ kind: Cosign.Kind, of subject: Digest) throws -> [Cosign.Entry] {
         guard let manifest = try cosignManifest(kind, of: subject) else { return [] }
-        return try manifest.layers.map { Cosign.Entry(layer: $0, bytes: try readBlob($0, limit: 64 << 20)) }
+        return try readAttached(manifest.layers)
+    }
+
+    /// The most attached entries read for one subject, and the most bytes: hostile layouts that
+    /// list one blob a thousand times, or huge ones, are refused instead of filling memory.
+    static var attachedLimits: (entries: Int, bytes: Int) { (256, 256 << 20) }
+
+    static var tooMuchAttached: AttestationError {
+        AttestationError(.attachment, "more than \(attachedLimits.entries) signatures or attestations, or more than \(attachedLimits.bytes >> 20) MiB, attached to one image")
+    }
+
+    /// Reads each distinct layer once, verified, within ``attachedLimits``.
+    func readAttached(_ layers: [Descriptor]) throws -> [Cosign.Entry] {
+        var seen: Set<Digest> = []
+        var total = 0
+        var entries: [Cosign.Entry] = []
+        for layer in layers where seen.insert(layer.digest).inserted {
+            guard entries.count < Self.attachedLimits.entries, layer.size >= 0, total + Int(clamping: layer.size) <= Self.attachedLimits.bytes else {
+                throw Self.tooMuchAttached
+            }
+            let bytes = try readBlob(layer, limit: Self.attachedLimits.bytes - total)
+            total += bytes.count
+            entries.append(Cosign.Entry(layer: layer, bytes: bytes))
+        }
+        return entries
     }
 
     private func cosignManifest(_ kind: Cosign.Kind, of subject: Digest) throws -> ImageManifest? {
@@ -145,10 +171,12 @@ extension ImageLayout {
 
     /// The first layer of each referrer of `subject` with `artifactType`.
     private func referrerLayers(of subject: Digest, artifactType: String) throws -> [Cosign.Entry] {
-        try referrers(of: subject).filter { $0.artifactType == artifactType }.compactMap { referrer in
+        let matching = try referrers(of: subject).filter { $0.artifactType == artifactType }
+        guard matching.count <= Self.attachedLimits.entries else { throw Self.tooMuchAttached }
+        let layers = try matching.compactMap { referrer -> Descriptor? in
             let manifest = try readDocument(ImageManifest.self, referrer, kind: "referrer manifest")
-            guard manifest.subject?.digest == subject, let layer = manifest.layers.first else { return nil }
-            return Cosign.Entry(layer: layer, bytes: try readBlob(layer, limit: 64 << 20))
+            return manifest.subject?.digest == subject ? manifest.layers.first : nil
         }
+        return try readAttached(layers)
     }
 }

@@ -122,65 +122,20 @@ public enum DSSE {
     }
 }
 
-/// Base64 helpers used by DSSE and cosign annotations (standard encoding out; standard or URL-safe, with or without padding, in).
+/// Base64 as DSSE and cosign use it: standard encoding out; standard or URL-safe, with or without
+/// padding, in (Foundation's codec after mapping the URL-safe alphabet and restoring the padding).
 public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    private static let values: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
-        table[Int(UInt8(ascii: "-"))] = 62
-        table[Int(UInt8(ascii: "_"))] = 63
-        return table
-    }()
-
     /// Standard base64 (RFC 4648 section 4) with padding.
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let word = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out += [alphabet[Int(word >> 18 & 63)], alphabet[Int(word >> 12 & 63)], alphabet[Int(word >> 6 & 63)], alphabet[Int(word & 63)]]
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let word = UInt32(bytes[index]) << 16
-            out += [alphabet[Int(word >> 18 & 63)], alphabet[Int(word >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
-        } else if rest == 2 {
-            let word = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out += [alphabet[Int(word >> 18 & 63)], alphabet[Int(word >> 12 & 63)], alphabet[Int(word >> 6 & 63)], UInt8(ascii: "=")]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     /// Decodes standard or URL-safe base64, padded or not; nil for anything else (whitespace included).
     public static func decode(_ text: String) -> [UInt8]? {
-        var input = Array(text.utf8)
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        let unpadded = standard.count - standard.reversed().prefix { $0 == "=" }.count
         // Padding, when present, must complete the last quantum exactly.
-        var padding = 0
-        while input.last == UInt8(ascii: "=") {
-            input.removeLast()
-            padding += 1
-        }
-        if padding > 0 && (padding > 2 || (input.count + padding) % 4 != 0) { return nil }
-        if input.count % 4 == 1 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for character in input {
-            let value = values[Int(character)]
-            if value == 0xFF { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
-            }
-        }
-        return out
+        if standard.count - unpadded > 2 || (standard.count != unpadded && standard.count % 4 != 0) { return nil }
+        if unpadded % 4 == 1 { return nil }
+        if standard.count == unpadded { standard += String(repeating: "=", count: (4 - unpadded % 4) % 4) }
+        return Data(base64Encoded: standard).map(Array.init)
     }
 }

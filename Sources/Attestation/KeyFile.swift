@@ -12,7 +12,7 @@ public enum KeyFile {
     static let sizeLimit = 64 * 1024
 
     /// The environment variable holding the passphrase for non-interactive use.
-    static let passphraseVariable = "HARDEN_PASSWORD"
+    public static let passphraseVariable = "HARDEN_PASSWORD"
 
     /// Writes a new key pair: `<prefix>.key` (encrypted PEM, mode 0600, written atomically; refuse to overwrite an existing file unless `overwrite`) and `<prefix>.pub` (0644). Returns the two paths.
     public static func generate(_ algorithm: KeyAlgorithm, prefix: String, passphrase: String, overwrite: Bool) throws -> (privateKey: String, publicKey: String) {

@@ -102,9 +102,15 @@ public struct LockFile: Sendable, Codable, Equatable {
     }
 
     /// Reads and validates a lock file.
-    public static func read(_ path: String) throws -> LockFile {
-        let bytes: [UInt8]
-        do { bytes = try FileSystem.read(path, limit: 64 << 20) } catch { throw LockError.unreadable(path: path, reason: "\(error)") }
+    public static func read(_ path: String) throws -> LockFile { try decode(try readBytes(path), path: path) }
+
+    /// The bytes of a lock file (64 MiB at most).
+    public static func readBytes(_ path: String) throws -> [UInt8] {
+        do { return try FileSystem.read(path, limit: 64 << 20) } catch { throw LockError.unreadable(path: path, reason: "\(error)") }
+    }
+
+    /// Parses and validates the bytes of a lock file (`path` names it in errors).
+    public static func decode(_ bytes: [UInt8], path: String) throws -> LockFile {
         let lock: LockFile
         do {
             lock = try JSONDecoder().decode(LockFile.self, from: Data(bytes))

@@ -65,6 +65,38 @@ public enum BuildIsolation {
 
     // MARK: - Parent side
 
+    /// Parent side, before starting a child: this process adopts the child's orphaned descendants
+    /// (PR_SET_CHILD_SUBREAPER), so ``killDescendants()`` can end every one of them.
+    public static func adoptOrphans() throws {
+        if csystem_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 { throw failure("prctl(PR_SET_CHILD_SUBREAPER)") }
+    }
+
+    /// Parent side, after the child exited: kills and reaps every process left that this one
+    /// adopted or started (a child's forks do not die with it). Returns how many there were.
+    @discardableResult
+    public static func killDescendants() -> Int {
+        var killed = 0
+        for _ in 0..<64 {
+            let me = getpid()
+            let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { (name: String) -> pid_t? in
+                guard let pid = pid_t(name), let stat = readBytes("/proc/\(name)/stat", limit: 4096).bytes,
+                      let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+                // After "pid (comm)": state, then the parent's pid.
+                let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+                guard fields.count > 1, pid_t(String(decoding: fields[1], as: UTF8.self)) == me else { return nil }
+                return pid
+            }
+            if children.isEmpty { break }
+            for pid in children { _ = kill(pid, SIGKILL) }
+            for pid in children {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && Glibc.errno == EINTR {}
+            }
+            killed += children.count
+        }
+        return killed
+    }
+
     /// Parent side, before it holds a secret: PR_SET_DUMPABLE 0 so processes of the same uid without
     /// CAP_SYS_PTRACE cannot ptrace it or read /proc/PID/mem, environ, fds (nor its root, cwd or
     /// namespaces), and it dumps no core. It lasts until this process calls `execve` or changes
@@ -933,7 +965,8 @@ public enum BuildIsolation {
     }
 
     /// The absolute path of this process's executable, checked to be the running file.
-    private static func ownExecutable() throws -> String {
+    /// This program's executable, checked to still be the running one.
+    public static func ownExecutable() throws -> String {
         guard let path = linkTarget("/proc/self/exe") else { throw failure("readlink /proc/self/exe") }
         var running = stat(), named = stat()
         guard stat("/proc/self/exe", &running) == 0, stat(path, &named) == 0,

@@ -7,7 +7,8 @@ import OCI
 /// What the control plane asks the isolated build child to do (written to `request.json`).
 public struct WorkerRequest: Sendable, Codable {
     public var specPath: String
-    public var lockPath: String?
+    /// The lock to build from, or (when the spec has none yet) where the child writes the one it makes.
+    public var lockPath: String
     public var compression: Compression
     public var variant: Variant?
     public var epoch: Int64?
@@ -43,16 +44,13 @@ extension Variant: Codable {}
 public enum BuildWorker {
     public static func run(requestPath: String, progress: @escaping @Sendable (String) -> Void) async throws {
         let request = try CanonicalJSON.decode(WorkerRequest.self, from: try FileSystem.read(requestPath, limit: 1 << 20), kind: "build request")
-        // Only the work directory, the download cache, TMPDIR and the lock's directory stay
-        // writable; /run (service sockets) is hidden unless name resolution lives there.
-        let lockFile = request.lockPath ?? LockFile.path(forSpec: request.specPath)
+        // Only the work directory, the download cache and TMPDIR stay writable; /run (service
+        // sockets) is hidden but for the path to the resolver's configuration.
         let cache = DownloadCache.defaultLocation()
         try FileSystem.createDirectory(cache)
         let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
-        let writable = [request.workDirectory, cache, temporary, URL(fileURLWithPath: lockFile).deletingLastPathComponent().path]
-        let resolver = URL(fileURLWithPath: "/etc/resolv.conf").resolvingSymlinksInPath().path
-        let hidden = request.hidden + (resolver.hasPrefix("/run/") ? [] : ["/run"])
-        try BuildIsolation.enter(hiding: hidden, writable: writable)
+        let hidden = request.hidden + runtimeCovers(keeping: URL(fileURLWithPath: "/etc/resolv.conf").resolvingSymlinksInPath().path)
+        try BuildIsolation.enter(hiding: hidden, writable: [request.workDirectory, cache, temporary])
         let attempts = BuildIsolation.probe(hidden: hidden, secretEnvironment: request.secretEnvironment)
         let resultPath = request.workDirectory + "/result.json"
         if request.probeOnly {
@@ -77,6 +75,19 @@ public enum BuildWorker {
                 hardening: image.hardening))
         }
         try FileSystem.writeAtomically(resultPath, bytes: try CanonicalJSON.encode(WorkerResult(images: results, isolation: attempts)))
+    }
+
+    /// What to cover of /run: all of it, or, when `kept` lies below it (systemd-resolved's
+    /// resolv.conf), everything but the directories leading to `kept` and `kept` itself.
+    static func runtimeCovers(keeping kept: String) -> [String] {
+        guard kept.hasPrefix("/run/") else { return ["/run"] }
+        var covers: [String] = []
+        var directory = "/run"
+        for component in kept.dropFirst("/run/".count).split(separator: "/").map(String.init) {
+            for entry in (try? FileSystem.listDirectory(directory)) ?? [] where entry != component { covers.append(directory + "/" + entry) }
+            directory += "/" + component
+        }
+        return covers
     }
 }
 
@@ -112,18 +123,22 @@ public struct SignedBuild: Sendable {
     }
 
     /// Names of environment variables that carry secrets and never reach the child.
-    public static let secretEnvironment = ["HARDEN_PASSWORD"]
+    public static let secretEnvironment = [KeyFile.passphraseVariable]
 
     /// Runs the child with `request` in `workDirectory` and returns what it reported.
-    func runChild(workDirectory: String, probeOnly: Bool) async throws -> WorkerResult {
+    func runChild(workDirectory: String, lockPath: String, probeOnly: Bool) async throws -> WorkerResult {
         let request = WorkerRequest(specPath: specPath, lockPath: lockPath, compression: compression, variant: variant, epoch: epoch,
                                     workDirectory: workDirectory, hidden: hidden, secretEnvironment: Self.secretEnvironment, probeOnly: probeOnly)
         let requestPath = workDirectory + "/request.json"
         try FileSystem.writeAtomically(requestPath, bytes: try CanonicalJSON.encode(request), mode: 0o600)
         try BuildIsolation.protectParent()
+        try BuildIsolation.adoptOrphans()
         let environment = BuildIsolation.scrubbed(ProcessInfo.processInfo.environment)
         let status = try await BuildIsolation.runChild(executable: executable, arguments: ["build-step", "--request", requestPath],
                                                        environment: environment)
+        // Whatever the child left running could still change its work directory: end it first.
+        let leftovers = BuildIsolation.killDescendants()
+        if leftovers > 0 { progress("killed \(leftovers) process(es) the build child left behind") }
         guard status == 0 else { throw BuildError.childFailed(status) }
         return try CanonicalJSON.decode(WorkerResult.self, from: try FileSystem.read(workDirectory + "/result.json", limit: 64 << 20),
                                         kind: "build result")
@@ -133,38 +148,58 @@ public struct SignedBuild: Sendable {
     public func probe() async throws -> [BuildIsolation.Attempt] {
         let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-probe")
         defer { try? FileSystem.remove(scratch) }
-        return try await runChild(workDirectory: scratch, probeOnly: true).isolation
+        return try await runChild(workDirectory: scratch, lockPath: scratch + "/lock.json", probeOnly: true).isolation
     }
 
-    /// Builds in the child, then verifies and signs. The result's layout lives in `scratch` (the
-    /// caller copies it to its destination and removes it).
+    /// Builds in the child, then verifies, copies and signs. The signed images are in a layout of
+    /// the control plane's own under `scratch` (the caller copies them to their destination and
+    /// removes `scratch`); the child's layout is only ever read, blob by verified blob.
     public func run(scratch: String) async throws -> (layout: ImageLayout, images: [BuiltImage]) {
         let started = Date()
         let specBytes = try FileSystem.read(specPath, limit: 4 << 20)
         let spec = try ImageSpec(yaml: String(decoding: specBytes, as: UTF8.self), file: specPath)
-        let result = try await runChild(workDirectory: scratch, probeOnly: false)
+        // The lock is read before the child runs, and the child cannot write where it lives; a
+        // spec without one gets the child's lock, checked here, then written beside the spec.
+        let lockFile = lockPath ?? LockFile.path(forSpec: specPath)
+        let existingLock = FileSystem.exists(lockFile) ? try LockFile.readBytes(lockFile) : nil
+        let work = scratch + "/child"
+        try FileSystem.createDirectory(work)
+        let result = try await runChild(workDirectory: work, lockPath: existingLock == nil ? work + "/lock.json" : lockFile, probeOnly: false)
 
         // From here on nothing the child says is trusted but what the blobs prove.
-        let layout = try ImageLayout(opening: scratch + "/layout")
-        let lockFile = lockPath ?? LockFile.path(forSpec: specPath)
-        let lock = try LockFile.read(lockFile)
-        let lockBytes = try FileSystem.read(lockFile, limit: 64 << 20)
+        let lockBytes = try existingLock ?? LockFile.readBytes(work + "/lock.json")
+        let lock = try LockFile.decode(lockBytes, path: lockFile)
         try lock.check(specSHA256: sha256Hex(specBytes), specPath: specPath)
-        let builderDigest = try Self.sha256(ofFile: executable)
+        if existingLock == nil {
+            try lock.write(to: lockFile)
+            progress("wrote \(lockFile)")
+        }
+        let expected = try expectedTags(spec)
+        guard Set(result.images.map(\.tag)) == Set(expected.keys), result.images.count == expected.count else {
+            throw BuildError.untrustedResult("the child built \(result.images.map(\.tag)), expected \(expected.keys.sorted())")
+        }
+        let childLayout = try ImageLayout(opening: work + "/layout")
+        let layout = try ImageLayout.create(at: scratch + "/signed")
+        let builderDigest = try Self.sha256(ofFile: "/proc/self/exe")
         var images: [BuiltImage] = []
-        for claimed in result.images {
-            let index = try layout.resolve(tag: claimed.tag)
-            guard index.digest == claimed.index else {
+        for claimed in result.images.sorted(by: { $0.tag < $1.tag }) {
+            guard let variant = expected[claimed.tag] else { continue }
+            let index = try childLayout.resolve(tag: claimed.tag)
+            guard index.digest == claimed.index, MediaType.isIndex(index.mediaType) else {
                 throw BuildError.untrustedResult("the child reported \(claimed.index) for \(claimed.tag) but stored \(index.digest)")
             }
-            let blobs = try Self.verifyAll(from: index, in: layout)
+            // Every blob is checked on the way into this layout; the SBOMs come along, checked too.
+            try layout.copyImage(index, from: childLayout, tag: claimed.tag)
+            try layout.copyAttachments(of: index, from: childLayout)
+            let blobs = try ImageGraph.reachable(from: index, in: layout).count
             let manifests = try layout.readDocument(ImageIndex.self, index, kind: "image index").manifests
+            guard manifests.compactMap(\.platform?.architecture).sorted() == spec.archs.sorted(), manifests.count == spec.archs.count else {
+                throw BuildError.untrustedResult("\(claimed.tag) holds platforms \(manifests.map { $0.platform?.description ?? "none" }), the spec builds \(spec.archs)")
+            }
             var platforms: [(architecture: String, manifest: Descriptor, packages: Int, uncompressedSize: Int64)] = []
             for manifest in manifests {
-                guard let architecture = manifest.platform?.architecture else {
-                    throw BuildError.untrustedResult("manifest \(manifest.digest) has no platform")
-                }
-                let sboms = try sign(manifest: manifest, architecture: architecture, variant: claimed.variant, spec: spec, specBytes: specBytes,
+                let architecture = manifest.platform?.architecture ?? ""
+                let sboms = try sign(manifest: manifest, architecture: architecture, variant: variant, spec: spec, specBytes: specBytes,
                                      lock: lock, lockBytes: lockBytes, lockFile: lockFile, builderDigest: builderDigest,
                                      started: started, layout: layout)
                 platforms.append((architecture, manifest, claimed.packages[architecture] ?? 0, claimed.uncompressedSize[architecture] ?? 0))
@@ -173,9 +208,18 @@ public struct SignedBuild: Sendable {
             let payload = try Cosign.payload(dockerReference: spec.name, manifestDigest: index.digest)
             try layout.storeSignature(payload: payload, signature: try key.sign(payload), of: index)
             progress("\(claimed.tag): \(blobs) blobs verified, index \(index.digest.short) signed with key \(key.publicKey.keyID.prefix(12))")
-            images.append(BuiltImage(variant: claimed.variant, tag: claimed.tag, index: index, platforms: platforms, hardening: claimed.hardening))
+            images.append(BuiltImage(variant: variant, tag: claimed.tag, index: index, platforms: platforms, hardening: claimed.hardening))
         }
-        return (layout, images)
+        return (layout, images.sorted { $0.variant == .minimal && $1.variant == .dev })
+    }
+
+    /// The tags this build must produce, with their variants, from the spec and the request alone.
+    private func expectedTags(_ spec: ImageSpec) throws -> [String: Variant] {
+        var tags: [String: Variant] = [:]
+        if variant == nil || variant == .minimal { tags["\(spec.name):\(spec.tag)"] = .minimal }
+        if spec.dev.enabled && (variant == nil || variant == .dev) { tags["\(spec.name):\(spec.tag)-dev"] = .dev }
+        if tags.isEmpty { throw BuildError.noLock("the spec disables the dev variant") }
+        return tags
     }
 
     /// Signs one platform manifest and attests its provenance and SBOMs; returns the SBOM count.
@@ -224,13 +268,6 @@ public struct SignedBuild: Sendable {
     private func attest(_ statement: Statement, of subject: Descriptor, in layout: ImageLayout) throws {
         let envelope = try DSSE.sign(payload: try statement.encoded(), payloadType: DSSE.inTotoPayloadType, key: key)
         try layout.storeAttestation(envelope, predicateType: statement.predicateType, of: subject)
-    }
-
-    /// Reads every blob reachable from `root` through its digest check; returns how many.
-    static func verifyAll(from root: Descriptor, in layout: ImageLayout) throws -> Int {
-        let all = try ImageGraph.reachable(from: root, in: layout)
-        for descriptor in all { _ = try layout.openBlob(descriptor).pump(into: HashingSink()) }
-        return all.count
     }
 
     static func sha256(ofFile path: String) throws -> String {

@@ -1,3 +1,5 @@
+import Archive
+
 /// Walking the blobs an image is made of: an index, its manifests, their configs and layers.
 public enum ImageGraph {
     /// Deepest nesting of indexes followed, which bounds work on hostile input.
@@ -67,5 +69,16 @@ extension ImageLayout {
         entry.annotations = root.annotations?.filter { $0.key != Descriptor.refNameAnnotation }
         if entry.annotations?.isEmpty == true { entry.annotations = nil }
         try self.tag(entry, as: tag)
+    }
+}
+
+extension BlobReader {
+    /// Reads every blob reachable from `root` through its digest and size check, streaming;
+    /// returns how many blobs and bytes were verified. Throws at the first blob that differs.
+    public func verifyBlobs(from root: Descriptor) throws -> (blobs: Int, bytes: Int64) {
+        let all = try ImageGraph.reachable(from: root, in: self)
+        var bytes: Int64 = 0
+        for descriptor in all { bytes += try wrapArchive { try openBlob(descriptor).pump(into: HashingSink()) } }
+        return (all.count, bytes)
     }
 }

@@ -4,6 +4,10 @@ import Archive
 public struct StoredLayer: Sendable, Hashable {
     public var descriptor: Descriptor
     public var diffID: Digest
+    public init(descriptor: Descriptor, diffID: Digest) {
+        self.descriptor = descriptor
+        self.diffID = diffID
+    }
 }
 
 extension ImageLayout {

@@ -6,7 +6,7 @@ import SBOM
 
 /// One thing `harden verify` checked, and what it found.
 public struct VerificationCheck: Sendable, Codable, Equatable {
-    /// integrity, signature, attestation, provenance, required, non-root, no-shell.
+    /// integrity, signature, attestation, required, non-root, no-shell.
     public var check: String
     /// The image or platform it is about (`index`, `linux/amd64`, ...).
     public var subject: String
@@ -48,8 +48,9 @@ public struct ImageVerifier: Sendable {
     }
 
     /// Paths whose presence means the image holds a shell.
-    public static let shells = ["/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/bash", "/bin/dash", "/usr/bin/dash", "/bin/ash",
-                                "/bin/busybox", "/usr/bin/busybox", "/bin/zsh", "/usr/bin/zsh", "/bin/rbash", "/usr/bin/rbash"]
+    public static let shells: [String] = ["/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin"].flatMap { directory in
+        ["sh", "bash", "dash", "ash", "rbash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"].map { directory + "/" + $0 }
+    }
 
     public func verify(_ root: Descriptor, in layout: ImageLayout, reference: String) -> VerificationReport {
         var report = VerificationReport(image: reference, digest: root.digest, key: key.keyID, checks: [], attestations: [:])
@@ -58,10 +59,8 @@ public struct ImageVerifier: Sendable {
         }
         // Integrity first: nothing below is worth anything if a byte changed.
         do {
-            let all = try ImageGraph.reachable(from: root, in: layout)
-            var bytes: Int64 = 0
-            for descriptor in all { bytes += try layout.openBlob(descriptor).pump(into: HashingSink()) }
-            add("integrity", "image", true, "\(all.count) blobs, \(formatBytes(bytes)), every digest matches")
+            let verified = try layout.verifyBlobs(from: root)
+            add("integrity", "image", true, "\(verified.blobs) blobs, \(formatBytes(verified.bytes)), every digest matches")
         } catch {
             add("integrity", "image", false, "\(error)")
             return report
@@ -71,6 +70,10 @@ public struct ImageVerifier: Sendable {
             platforms = MediaType.isIndex(root.mediaType) ? try ImageGraph.manifests(under: root, in: layout) : [root]
         } catch {
             add("integrity", "image", false, "\(error)")
+            return report
+        }
+        guard !platforms.isEmpty else {
+            add("integrity", "image", false, "the index lists no image manifest: nothing to verify")
             return report
         }
         if MediaType.isIndex(root.mediaType) { checkSignature(of: root, name: "index", in: layout, add: add) }
@@ -130,22 +133,28 @@ public struct ImageVerifier: Sendable {
             return []
         }
         var verified: [String] = []
-        var unverified = 0
+        // Envelopes that are malformed or not signed by this key prove nothing either way (anyone
+        // who can write to the image can add them): they are ignored, and reported.
+        var ignored: [String] = []
         for (bytes, _) in envelopes {
             let statement: Statement
             do {
                 let envelope = try DSSE.Envelope.decode(bytes)
                 guard envelope.payloadType == DSSE.inTotoPayloadType else {
-                    add("attestation", name, false, "an envelope has payload type \(envelope.payloadType), not \(DSSE.inTotoPayloadType)")
+                    ignored.append("payload type \(envelope.payloadType)")
                     continue
                 }
                 guard let payload = try? DSSE.verify(envelope, key: key) else {
-                    unverified += 1
+                    ignored.append("not signed by key \(key.keyID.prefix(16))")
                     continue
                 }
-                statement = try Statement.decode(payload)
+                // Signed by the key from here on: whatever is wrong with it is a failure.
+                do { statement = try Statement.decode(payload) } catch {
+                    add("attestation", name, false, "a signed attestation is not a valid statement: \(error)")
+                    continue
+                }
             } catch {
-                add("attestation", name, false, "\(error)")
+                ignored.append("\(error)")
                 continue
             }
             let type = PredicateType.shortName(statement.predicateType)
@@ -162,8 +171,10 @@ public struct ImageVerifier: Sendable {
                 add("attestation", name, false, "\(type): \(error)")
             }
         }
-        if unverified > 0 && verified.isEmpty {
-            add("attestation", name, false, "\(unverified) attestation(s) do not verify with key \(key.keyID.prefix(16))")
+        if !ignored.isEmpty {
+            let reasons = Array(Set(ignored)).sorted().joined(separator: "; ")
+            add("attestation", name, !verified.isEmpty,
+                "ignored \(ignored.count) envelope(s) this key does not vouch for (\(reasons))" + (verified.isEmpty ? " and none that it does" : ""))
         }
         return verified
     }
@@ -191,15 +202,37 @@ public struct ImageVerifier: Sendable {
         }
     }
 
+    /// The uid of `name` in an /etc/passwd file, if it is there.
+    static func uid(of name: String, passwd: String) -> Int? {
+        for line in passwd.split(separator: "\n") {
+            let fields: [Substring] = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count > 2 && fields[0] == name { return Int(fields[2]) }
+        }
+        return nil
+    }
+
     private func checkPolicy(_ manifest: Descriptor, name: String, in layout: ImageLayout, add: (String, String, Bool, String) -> Void) {
         if policy.nonRoot {
             do {
                 let image = try layout.readDocument(ImageManifest.self, manifest, kind: "image manifest")
                 let config = try layout.readDocument(ImageConfiguration.self, image.config, kind: "image config")
                 let user = config.config?.User ?? ""
-                let account = String(user.split(separator: ":", maxSplits: 1).first ?? "")
-                let root = account.isEmpty || account == "root" || account == "0"
-                add("non-root", name, !root, root ? "runs as root (User '\(user)')" : "runs as \(user)")
+                let account = String(user.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                let uid: Int?
+                if let number = Int(account) {
+                    uid = number
+                } else if account.isEmpty {
+                    uid = 0
+                } else {
+                    // A name means whatever the image's /etc/passwd says.
+                    let passwd = try ImageFiles.contents(of: "/etc/passwd", manifest: manifest, in: layout) ?? []
+                    uid = Self.uid(of: account, passwd: String(decoding: passwd, as: UTF8.self))
+                }
+                switch uid {
+                case nil: add("non-root", name, false, "user '\(account)' is not in the image's /etc/passwd")
+                case 0?: add("non-root", name, false, "runs as root (User '\(user)')")
+                case let id?: add("non-root", name, true, "runs as \(user)" + (Int(account) == nil ? " (uid \(id))" : ""))
+                }
             } catch {
                 add("non-root", name, false, "\(error)")
             }

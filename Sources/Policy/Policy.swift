@@ -3,7 +3,7 @@ import Attestation
 import Foundation
 import Yams
 
-/// What `harden verify` demands of an image beyond valid signatures (a YAML file, docs/verify.md).
+/// What `harden verify` demands of an image beyond valid signatures (a YAML file, docs/signing.md).
 public struct VerificationPolicy: Sendable, Equatable {
     /// Attestations every platform image must carry, verified: predicate type URIs.
     public var required: [String]

@@ -14,8 +14,11 @@ struct LayerFiles {
 
     /// Which entries to keep (by default, what an inventory reads).
     var wanted: (String, TarEntry.Kind) -> Bool = LayerFiles.isWanted
-    /// Whether kept regular files keep their contents (false: only their presence, as empty files).
-    var keepsContents = true
+    /// Which kept regular files keep their contents (the others only their presence, as empty files).
+    var keepsContents: (String) -> Bool = { _ in true }
+    /// Whether a hostile entry (absolute path, `..`, a write through a symlink) fails the read
+    /// instead of being skipped: a runtime may still extract it, so a check must not miss it.
+    var refusesHazards = false
 
     /// Largest single file kept (a dpkg status of a big image is a few MiB).
     static let fileLimit = 64 << 20
@@ -70,6 +73,9 @@ struct LayerFiles {
         do {
             let tar = TarReader(try compression.decompressing(try reader.openBlob(descriptor)), policy: .report)
             while let entry = try tar.next() {
+                if let hazard = tar.hazards.first, refusesHazards {
+                    throw SBOMError.unreadableLayer(name, reason: "hostile entry \(entry.path): \(hazard)")
+                }
                 if !tar.hazards.isEmpty || entry.path == "." || entry.path.isEmpty { continue }
                 let components = entry.path.split(separator: "/")
                 let base = components.last.map(String.init) ?? entry.path
@@ -96,7 +102,7 @@ struct LayerFiles {
                 let node: Node?
                 switch entry.kind {
                 case .regular:
-                    node = .file(keepsContents ? try tar.readContents(limit: LayerFiles.fileLimit) : [])
+                    node = .file(keepsContents(entry.path) ? try tar.readContents(limit: LayerFiles.fileLimit) : [])
                 case .symlink:
                     node = .symlink(entry.linkTarget)
                 case .hardlink:

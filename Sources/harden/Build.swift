@@ -59,7 +59,7 @@ struct Build: AsyncParsableCommand {
     @Flag(help: "List every change hardening made.")
     var verbose = false
 
-    @Flag(help: .hidden)
+    @Flag(help: "With --key: build nothing, only show that the build child cannot reach the key (every attempt it makes).")
     var probeIsolation = false
 
     func run() async throws {
@@ -84,7 +84,7 @@ struct Build: AsyncParsableCommand {
             let signingKey = try loadSigningKey(key)
             let hidden = Array(Set([key, URL(fileURLWithPath: key).resolvingSymlinksInPath().path]))
             let signed = SignedBuild(key: signingKey, specPath: spec, lockPath: lock, compression: compression, variant: selected, epoch: epoch,
-                                     hidden: hidden, executable: try currentExecutable(), builderVersion: Harden.version, progress: note)
+                                     hidden: hidden, executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version, progress: note)
             if probeIsolation {
                 let attempts = try await signed.probe()
                 for attempt in attempts { print("\(attempt.reached ? "REACHED" : "denied ")  \(attempt.target): \(attempt.detail)") }

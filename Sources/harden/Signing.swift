@@ -6,6 +6,8 @@ import ImageBuild
 import OCI
 import Policy
 
+extension KeyAlgorithm: ExpressibleByArgument {}
+
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a signing key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub (PEM, as cosign's --key reads it).",
@@ -22,8 +24,8 @@ struct Keygen: ParsableCommand {
         """
     )
 
-    @Option(help: "ecdsa-p256 (default, as cosign) or ed25519.")
-    var algorithm: String = KeyAlgorithm.ecdsaP256.rawValue
+    @Option(help: "ecdsa-p256 (as cosign) or ed25519.")
+    var algorithm: KeyAlgorithm = .ecdsaP256
 
     @Option(help: "Write PREFIX.key and PREFIX.pub.")
     var outputPrefix = "harden"
@@ -32,11 +34,9 @@ struct Keygen: ParsableCommand {
     var force = false
 
     func run() throws {
-        guard let chosen = KeyAlgorithm(rawValue: algorithm) else {
-            throw ValidationError("--algorithm must be one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let chosen = algorithm
         let passphrase: String
-        if let fromEnvironment = ProcessInfo.processInfo.environment["HARDEN_PASSWORD"] {
+        if let fromEnvironment = ProcessInfo.processInfo.environment[KeyFile.passphraseVariable] {
             passphrase = fromEnvironment
         } else {
             passphrase = try KeyFile.promptPassphrase("Passphrase for the new key \(outputPrefix).key: ", confirm: true)
@@ -164,7 +164,7 @@ struct Verify: ParsableCommand {
         """
     )
 
-    @Argument(help: "The image (NAME:TAG in the local store, oci:, oci-archive:, docker-archive:).")
+    @Argument(help: "The image: NAME:TAG in the local store, oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a docker-archive cannot carry signatures).")
     var image: String
 
     @Option(help: "The public key (PEM).")
@@ -224,8 +224,7 @@ func loadSigningKey(_ path: String) throws -> SigningKey {
 
 /// An image in a layout Harden may write to (the local store or an `oci:` directory).
 func openWritableImage(_ text: String) throws -> (layout: ImageLayout, root: Descriptor, name: String) {
-    let store = try LocalStore.open()
-    if !text.contains("/") && !text.hasPrefix("oci"), try store.tags().contains(where: { $0.name == text }) {
+    if let store = try storeHolding(text) {
         return (store, try store.resolve(tag: text), String(text.split(separator: ":").first ?? Substring(text)))
     }
     guard case .layout(let path, let tag) = try ImageReference(parsing: text) else {
@@ -235,12 +234,4 @@ func openWritableImage(_ text: String) throws -> (layout: ImageLayout, root: Des
     let root = try layout.resolve(tag: tag)
     let name = root.annotations?["org.opencontainers.image.title"] ?? (path as NSString).lastPathComponent
     return (layout, root, name)
-}
-
-/// This program's own executable, to start the isolated build child with.
-func currentExecutable() throws -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let count = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-    guard count > 0 else { throw CLIError("cannot find the harden executable (/proc/self/exe): errno \(errno)") }
-    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

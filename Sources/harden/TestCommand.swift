@@ -57,11 +57,13 @@ struct TestImage: ParsableCommand {
 
 /// Opens an image reference; a bare NAME:TAG that the local store holds is taken from there.
 func openImage(_ text: String) throws -> OpenedImage {
-    if !text.contains("/") && !text.hasPrefix("oci") && !text.hasPrefix("docker-archive:") {
-        let store = try LocalStore.open()
-        if try store.tags().contains(where: { $0.name == text }) {
-            return try LocalImages.open(.layout(path: store.path, tag: text))
-        }
-    }
+    if let store = try storeHolding(text) { return try LocalImages.open(.layout(path: store.path, tag: text)) }
     return try LocalImages.open(try ImageReference(parsing: text))
+}
+
+/// The local store, when `text` is a bare NAME:TAG it holds.
+func storeHolding(_ text: String) throws -> ImageLayout? {
+    guard !text.contains("/") && !text.hasPrefix("oci") && !text.hasPrefix("docker-archive:") else { return nil }
+    let store = try LocalStore.open()
+    return try store.tags().contains(where: { $0.name == text }) ? store : nil
 }
