@@ -40,12 +40,29 @@ public enum CycloneDXWriter {
         var bomRef: String?
         var name: String
         var version: String?
+        var supplier: Supplier?
         var purl: String?
         var licenses: [LicenseChoice]?
         var properties: [Property]?
 
         enum CodingKeys: String, CodingKey {
-            case type, bomRef = "bom-ref", name, version, purl, licenses, properties
+            case type, bomRef = "bom-ref", supplier, name, version, purl, licenses, properties
+        }
+    }
+
+    /// The package's maintainer (CycloneDX organizationalEntity).
+    struct Supplier: Encodable {
+        struct Contact: Encodable {
+            var name: String
+            var email: String
+        }
+        var name: String
+        var contact: [Contact]?
+
+        init(maintainer: String) {
+            let parts = SBOMJSON.maintainer(maintainer)
+            name = parts.name
+            contact = parts.email.map { [Contact(name: parts.name, email: $0)] }
         }
     }
 
@@ -84,10 +101,10 @@ public enum CycloneDXWriter {
                 Property(name: "harden:package:sourceVersion", value: package.sourceVersion),
             ]
             if let size = package.installedSize { properties.append(Property(name: "harden:package:installedSizeKiB", value: String(size))) }
-            if let maintainer = package.maintainer { properties.append(Property(name: "harden:package:maintainer", value: maintainer)) }
             if let file = package.copyrightFile { properties.append(Property(name: "harden:package:copyrightFile", value: file)) }
             components.append(Component(
-                type: "library", bomRef: ref, name: package.name, version: package.version, purl: package.purl,
+                type: "library", bomRef: ref, name: package.name, version: package.version,
+                supplier: package.maintainer.map(Supplier.init(maintainer:)), purl: package.purl,
                 licenses: package.license == "NOASSERTION" ? nil : [LicenseChoice(expression: package.license)],
                 properties: properties.sorted { ($0.name, $0.value) < ($1.name, $1.value) }))
         }

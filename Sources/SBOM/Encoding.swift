@@ -51,6 +51,14 @@ enum SBOMJSON {
         return UTCTime.rfc3339(seconds)
     }
 
+    /// A Debian `Maintainer` field, `Name <mail>`, as its name and mail (nil when it has none).
+    static func maintainer(_ field: String) -> (name: String, email: String?) {
+        let trimmed = field.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let open = trimmed.lastIndex(of: "<"), trimmed.hasSuffix(">") else { return (trimmed, nil) }
+        let email = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+        return (trimmed[..<open].trimmingCharacters(in: .whitespaces), email.isEmpty ? nil : email)
+    }
+
     /// The document time: the image's `created`, normalised to UTC seconds, or the epoch.
     static func timestamp(_ inventory: ImageInventory) -> String {
         inventory.created.flatMap(utcSeconds) ?? "1970-01-01T00:00:00Z"

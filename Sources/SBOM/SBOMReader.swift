@@ -76,7 +76,9 @@ public enum SBOMReader {
                     return license?["id"] as? String ?? (license?["name"] as? String).map { "LicenseRef-" + $0.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." } }
                 }
                 let license = licenses.isEmpty ? "NOASSERTION" : licenses.count == 1 ? licenses[0] : licenses.map { "(\($0))" }.joined(separator: " AND ")
-                let supplier = (component["supplier"] as? [String: Any])?["name"] as? String
+                let supplierEntity = component["supplier"] as? [String: Any]
+                let email = (supplierEntity?["contact"] as? [[String: Any]])?.first?["email"] as? String
+                let supplier = (supplierEntity?["name"] as? String).map { name in email.map { "\(name) <\($0)>" } ?? name }
                 if var parsed = debPackage(purl: purl, license: license, maintainer: supplier) {
                     // Source name and version as Harden (harden:package:sourceName) and trivy (aquasecurity:trivy:SrcName) record them.
                     for property in component["properties"] as? [[String: Any]] ?? [] {

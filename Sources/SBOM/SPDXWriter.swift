@@ -134,13 +134,8 @@ public enum SPDXWriter {
 
     /// `Name <mail>` → `Name (mail)`, the SPDX supplier form.
     static func supplierName(_ maintainer: String) -> String {
-        let trimmed = maintainer.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let open = trimmed.lastIndex(of: "<"), trimmed.hasSuffix(">") {
-            let name = trimmed[..<open].trimmingCharacters(in: .whitespaces)
-            let mail = trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)]
-            return "\(name) (\(mail))"
-        }
-        return trimmed
+        let parts = SBOMJSON.maintainer(maintainer)
+        return parts.email.map { "\(parts.name) (\($0))" } ?? parts.name
     }
 }
 
