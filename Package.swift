@@ -54,7 +54,7 @@ let package = Package(
             dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Software bills of materials: package inventory of any Debian-based image, SPDX 2.3 and CycloneDX 1.6.
-        .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian"]),
+        .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian", .product(name: "Crypto", package: "swift-crypto")]),
         // Keys, DSSE, in-toto statements, SLSA provenance, cosign-compatible signatures and attachments.
         .target(
             name: "Attestation",

@@ -57,6 +57,17 @@ public struct InventoryPackage: Sendable, Equatable {
 
 /// The package inventory of one Debian-based image: what its dpkg database says is installed,
 /// with licences from the packages' copyright files.
+/// A regular file of an image, for SBOMs that list files (`harden sbom --files`).
+public struct InventoryFile: Sendable, Equatable {
+    /// Relative to the image root, no leading `/` (`usr/bin/python3.11`).
+    public var path: String
+    public var size: Int64
+    public var sha1: String
+    public var sha256: String
+    /// The package whose file list names it (through symlinks such as `/bin` -> `usr/bin`), if any.
+    public var package: String?
+}
+
 public struct ImageInventory: Sendable {
     /// The image's name, e.g. `python` (used in document names and the `pkg:oci` purl).
     public var imageName: String
@@ -76,6 +87,8 @@ public struct ImageInventory: Sendable {
     public var packages: [InventoryPackage]
     /// What was wrong but not fatal, each naming the file (and line) concerned.
     public var warnings: [String]
+    /// Every regular file with its digests, sorted by path (only when asked for: nil otherwise).
+    public var files: [InventoryFile]?
 
     /// Creates an inventory from its parts (packages are sorted and given purls if they lack one).
     public init(imageName: String, imageDigest: Digest, architecture: String, created: String? = nil,
@@ -111,7 +124,9 @@ public struct ImageInventory: Sendable {
     ///
     /// An index with a single image manifest is accepted too (its digest is the one described).
     /// Throws `SBOMError.noPackageDatabase` when the image has no dpkg database.
-    public static func read(manifest: Descriptor, from reader: BlobReader, imageName: String) throws -> ImageInventory {
+    /// With `includingFiles`, every regular file is hashed (SHA-1 and SHA-256, streaming) and listed
+    /// in `files` with the package that owns it.
+    public static func read(manifest: Descriptor, from reader: BlobReader, imageName: String, includingFiles: Bool = false) throws -> ImageInventory {
         let imageManifest: ImageManifest
         let config: ImageConfiguration
         do {
@@ -122,12 +137,32 @@ public struct ImageInventory: Sendable {
             throw SBOMError.invalidImage(imageName, reason: "\(error)")
         }
         var files = LayerFiles()
+        if includingFiles {
+            files.wanted = { path, kind in LayerFiles.isWanted(path, kind: kind) || kind == .regular || kind == .symlink || kind == .hardlink }
+            files.keepsContents = { LayerFiles.isWanted($0, kind: .regular) }
+            files.hashesContents = true
+        }
         for layer in imageManifest.layers {
             try files.apply(layer: layer, from: reader)
         }
         var inventory = try inventory(of: files, imageName: imageName, digest: manifest.digest, architecture: config.architecture)
         inventory.created = config.created
+        if includingFiles { inventory.files = fileList(files, packages: inventory.packages) }
         return inventory
+    }
+
+    /// Every regular file with its owner: a package owns what its file list names, resolved
+    /// through the image's symlinks (dpkg lists `/bin/sh` where merged-/usr keeps `usr/bin/sh`).
+    static func fileList(_ files: LayerFiles, packages: [InventoryPackage]) -> [InventoryFile] {
+        var owner: [String: String] = [:]
+        for package in packages {
+            for listed in package.files {
+                let path = listed.hasPrefix("/") ? String(listed.dropFirst()) : listed
+                if let real = files.resolve(path), owner[real] == nil { owner[real] = package.name }
+            }
+        }
+        return files.regularFiles().map { InventoryFile(path: $0.path, size: $0.digest.size, sha1: $0.digest.sha1, sha256: $0.digest.sha256,
+                                                         package: owner[$0.path]) }
     }
 
     /// The inventory of the kept files of an image's merged layers.

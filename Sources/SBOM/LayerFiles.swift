@@ -1,4 +1,5 @@
 import Archive
+import Crypto
 import OCI
 
 /// The few files of an image's merged filesystem that an inventory needs, read layer by layer
@@ -6,7 +7,33 @@ import OCI
 struct LayerFiles {
     enum Node: Equatable {
         case file([UInt8])
+        /// A regular file whose contents were hashed, not kept.
+        case hashed(FileDigest)
         case symlink(String)
+
+        var isFile: Bool {
+            switch self {
+            case .file, .hashed: true
+            case .symlink: false
+            }
+        }
+    }
+
+    /// What identifies a file's contents in an SBOM.
+    struct FileDigest: Equatable {
+        var size: Int64
+        var sha1: String
+        var sha256: String
+
+        init(size: Int64, sha1: String, sha256: String) {
+            self.size = size
+            self.sha1 = sha1
+            self.sha256 = sha256
+        }
+
+        init(of bytes: [UInt8]) {
+            self.init(size: Int64(bytes.count), sha1: hexString(Insecure.SHA1.hash(data: bytes)), sha256: sha256Hex(bytes))
+        }
     }
 
     /// Kept entries by clean relative path (no leading `/`).
@@ -14,8 +41,11 @@ struct LayerFiles {
 
     /// Which entries to keep (by default, what an inventory reads).
     var wanted: (String, TarEntry.Kind) -> Bool = LayerFiles.isWanted
-    /// Which kept regular files keep their contents (the others only their presence, as empty files).
+    /// Which kept regular files keep their contents (the others only their presence, as empty
+    /// files, or with `hashesContents` their digests).
     var keepsContents: (String) -> Bool = { _ in true }
+    /// Whether regular files whose contents are not kept are hashed as they stream by.
+    var hashesContents = false
     /// Whether a hostile entry (absolute path, `..`, a write through a symlink) fails the read
     /// instead of being skipped: a runtime may still extract it, so a check must not miss it.
     var refusesHazards = false
@@ -102,7 +132,13 @@ struct LayerFiles {
                 let node: Node?
                 switch entry.kind {
                 case .regular:
-                    node = .file(keepsContents(entry.path) ? try tar.readContents(limit: LayerFiles.fileLimit) : [])
+                    if keepsContents(entry.path) {
+                        node = .file(try tar.readContents(limit: LayerFiles.fileLimit))
+                    } else if hashesContents {
+                        node = .hashed(try Self.digest(of: tar.contents))
+                    } else {
+                        node = .file([])
+                    }
                 case .symlink:
                     node = .symlink(entry.linkTarget)
                 case .hardlink:
@@ -157,8 +193,37 @@ struct LayerFiles {
             resolved.append(part)
         }
         let result = resolved.joined(separator: "/")
-        if case .file? = nodes[result] { return result }
-        return nil
+        return nodes[result]?.isFile == true ? result : nil
+    }
+
+    /// Every regular file kept, with its digest, sorted by path.
+    func regularFiles() -> [(path: String, digest: FileDigest)] {
+        nodes.compactMap { path, node -> (path: String, digest: FileDigest)? in
+            switch node {
+            case .file(let bytes): (path, FileDigest(of: bytes))
+            case .hashed(let digest): (path, digest)
+            case .symlink: nil
+            }
+        }.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+
+    /// SHA-1 and SHA-256 of a stream, in one pass with a fixed buffer.
+    static func digest(of source: ByteSource) throws -> FileDigest {
+        var sha1 = Insecure.SHA1()
+        var sha256 = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { bytes in
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
+                sha1.update(bufferPointer: chunk)
+                sha256.update(bufferPointer: chunk)
+            }
+            size += Int64(count)
+        }
+        return FileDigest(size: size, sha1: hexString(sha1.finalize()), sha256: hexString(sha256.finalize()))
     }
 
     /// The contents of the regular file at `path` after following symlinks, if kept.

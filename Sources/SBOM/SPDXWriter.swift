@@ -1,3 +1,5 @@
+import Archive
+import Crypto
 import Foundation
 import OCI
 
@@ -19,8 +21,18 @@ public enum SPDXWriter {
         var documentNamespace: String
         var creationInfo: CreationInfo
         var packages: [Package]
+        var files: [File]?
         var relationships: [Relationship]
         var hasExtractedLicensingInfos: [ExtractedLicense]?
+    }
+
+    /// A file of the image (`--files`): SPDX requires its SHA-1, and gets its SHA-256 too.
+    struct File: Encodable {
+        var SPDXID: String
+        var fileName: String
+        var checksums: [Checksum]
+        var licenseConcluded = "NOASSERTION"
+        var copyrightText = "NOASSERTION"
     }
 
     struct CreationInfo: Encodable {
@@ -42,6 +54,16 @@ public enum SPDXWriter {
         var primaryPackagePurpose: String?
         var externalRefs: [ExternalRef]?
         var checksums: [Checksum]?
+        var packageVerificationCode: VerificationCode?
+    }
+
+    /// SPDX 2.3 section 7.9: SHA-1 over the sorted SHA-1s of the package's files.
+    struct VerificationCode: Encodable {
+        var packageVerificationCodeValue: String
+
+        init(fileSHA1s: [String]) {
+            packageVerificationCodeValue = hexString(Insecure.SHA1.hash(data: Array(fileSHA1s.sorted().joined().utf8)))
+        }
     }
 
     struct ExternalRef: Encodable {
@@ -112,12 +134,33 @@ public enum SPDXWriter {
                 relationships.append(Relationship(spdxElementId: ids[index], relationshipType: "DEPENDS_ON", relatedSpdxElement: ids[dependency]))
             }
         }
+        // Files, when listed: each contained by the package that owns it, else by the image; a
+        // package that contains files is "files analyzed", with its verification code.
+        var files: [File]?
+        if let listed = inventory.files {
+            let packageIDs = Dictionary(zip(inventory.packages.map(\.name), ids), uniquingKeysWith: { first, _ in first })
+            var sha1s: [String: [String]] = [:]
+            files = listed.enumerated().map { index, file in
+                let id = "SPDXRef-File-\(index + 1)-\(file.sha256.prefix(8))"
+                let owner = file.package.flatMap { packageIDs[$0] } ?? containerID
+                relationships.append(Relationship(spdxElementId: owner, relationshipType: "CONTAINS", relatedSpdxElement: id))
+                sha1s[owner, default: []].append(file.sha1)
+                return File(SPDXID: id, fileName: "./" + file.path,
+                            checksums: [Checksum(algorithm: "SHA1", checksumValue: file.sha1), Checksum(checksumValue: file.sha256)])
+            }
+            for index in packages.indices {
+                guard let owned = sha1s[packages[index].SPDXID] else { continue }
+                packages[index].filesAnalyzed = true
+                packages[index].packageVerificationCode = VerificationCode(fileSHA1s: owned)
+            }
+        }
         let namespaceName = PackageURL.encode(inventory.imageName).replacingOccurrences(of: "%2F", with: "/")
         return Document(
             name: "\(inventory.imageName)@\(inventory.imageDigest)",
             documentNamespace: "https://harden.dev/spdx/\(namespaceName)/\(inventory.imageDigest.hex)",
             creationInfo: CreationInfo(created: SBOMJSON.timestamp(inventory), creators: ["Tool: harden"]),
             packages: packages,
+            files: files,
             relationships: relationships,
             hasExtractedLicensingInfos: extracted.isEmpty ? nil : extracted.values.sorted { $0.licenseId < $1.licenseId })
     }

@@ -21,6 +21,7 @@ struct SBOMCommand: ParsableCommand {
           harden sbom python:latest --format spdx-json --output python.spdx.json
           harden sbom trivy-output.cdx.json --format spdx-json
           harden sbom oci-archive:image.tar --platform linux/arm64 --format cyclonedx-json
+          harden sbom python:latest --files --output python.files.spdx.json
         """
     )
 
@@ -44,6 +45,9 @@ struct SBOMCommand: ParsableCommand {
     @Flag(help: "Read the layers even when the image carries an SBOM written at build time.")
     var rescan = false
 
+    @Flag(help: "List every regular file with its SHA-1 and SHA-256 and the package that owns it (spdx-json; reads the layers).")
+    var files = false
+
     func run() throws {
         if image.hasSuffix(".json") && FileSystem.exists(image) {
             let inventory = try SBOMReader.read(try FileSystem.read(image, limit: 256 << 20), path: image)
@@ -52,11 +56,12 @@ struct SBOMCommand: ParsableCommand {
             try emit(bytes, summary: "\(inventory.packages.count) Debian packages read from \(image)")
             return
         }
+        if files && format != .spdxJSON { throw ValidationError("--files lists files in SPDX documents: use --format spdx-json") }
         let opened = try openImage(image)
         let wanted = try platform.map { try Platform(parsing: $0) } ?? Platform(architecture: hostArchitecture())
         let manifest = try ImageGraph.manifest(for: MediaType.isIndex(opened.root.mediaType) ? wanted : nil, under: opened.root, in: opened.layout)
         let type = format == .spdxJSON ? MediaType.spdxJSON : MediaType.cycloneDXJSON
-        if !rescan, let stored = try opened.layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
+        if !rescan && !files, let stored = try opened.layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
             // Written at build time from the same layers; verified on read.
             let artifact = try opened.layout.readDocument(ImageManifest.self, stored, kind: "SBOM artifact")
             guard let blob = artifact.layers.first else { throw CLIError("SBOM artifact \(stored.digest) has no layer") }
@@ -64,10 +69,11 @@ struct SBOMCommand: ParsableCommand {
             return
         }
         let name = image.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? image
-        let inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name)
+        let inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name, includingFiles: files)
         for warning in inventory.warnings { note("warning: \(warning)") }
         let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)
-        try emit(bytes, summary: "\(inventory.packages.count) packages (\(inventory.osName) \(inventory.osVersion), \(inventory.architecture))")
+        let listed = inventory.files.map { ", \($0.count) files" } ?? ""
+        try emit(bytes, summary: "\(inventory.packages.count) packages\(listed) (\(inventory.osName) \(inventory.osVersion), \(inventory.architecture))")
     }
 
     private func emit(_ bytes: [UInt8], summary: String) throws {
