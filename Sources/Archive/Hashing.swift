@@ -13,6 +13,11 @@ public func hexString<S: Sequence>(_ bytes: S) -> String where S.Element == UInt
     return String(decoding: out, as: UTF8.self)
 }
 
+/// SHA-1 of a byte buffer, as lowercase hex (for formats that require it, such as SPDX file checksums).
+public func sha1Hex<C: ContiguousBytes>(_ bytes: C) -> String {
+    hexString(bytes.withUnsafeBytes { Insecure.SHA1.hash(data: $0) })
+}
+
 /// SHA-256 of a byte buffer, as lowercase hex.
 public func sha256Hex<C: ContiguousBytes>(_ bytes: C) -> String {
     hexString(bytes.withUnsafeBytes { SHA256.hash(data: $0) })

@@ -101,7 +101,7 @@ extension ImageLayout {
         var total = 0
         var entries: [Cosign.Entry] = []
         for layer in layers where seen.insert(layer.digest).inserted {
-            guard entries.count < Self.attachedLimits.entries, layer.size >= 0, total + Int(clamping: layer.size) <= Self.attachedLimits.bytes else {
+            guard entries.count < Self.attachedLimits.entries, layer.size >= 0, layer.size <= Int64(Self.attachedLimits.bytes - total) else {
                 throw Self.tooMuchAttached
             }
             let bytes = try readBlob(layer, limit: Self.attachedLimits.bytes - total)

@@ -71,22 +71,25 @@ public enum BuildIsolation {
         if csystem_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 { throw failure("prctl(PR_SET_CHILD_SUBREAPER)") }
     }
 
-    /// Parent side, after the child exited: kills and reaps every process left that this one
-    /// adopted or started (a child's forks do not die with it). Returns how many there were.
+    /// Parent side, after the child exited: kills and reaps every process this one adopted or
+    /// started that lives in another user namespace (what a build child forked: it runs in a user
+    /// namespace of its own), since a child's forks do not die with it. This process's other
+    /// children are left alone. Returns how many there were; throws if some would not die.
     @discardableResult
-    public static func killDescendants() -> Int {
+    public static func killDescendants() throws -> Int {
+        let me = getpid()
+        let ownNamespace = linkTarget("/proc/self/ns/user")
         var killed = 0
         for _ in 0..<64 {
-            let me = getpid()
             let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { (name: String) -> pid_t? in
                 guard let pid = pid_t(name), let stat = readBytes("/proc/\(name)/stat", limit: 4096).bytes,
                       let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
                 // After "pid (comm)": state, then the parent's pid.
                 let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
                 guard fields.count > 1, pid_t(String(decoding: fields[1], as: UTF8.self)) == me else { return nil }
-                return pid
+                return linkTarget("/proc/\(name)/ns/user") != ownNamespace ? pid : nil
             }
-            if children.isEmpty { break }
+            if children.isEmpty { return killed }
             for pid in children { _ = kill(pid, SIGKILL) }
             for pid in children {
                 var status: Int32 = 0
@@ -94,7 +97,7 @@ public enum BuildIsolation {
             }
             killed += children.count
         }
-        return killed
+        throw IsolationError(step: "kill what the build child left running", detail: "processes still appear after 64 rounds")
     }
 
     /// Parent side, before it holds a secret: PR_SET_DUMPABLE 0 so processes of the same uid without

@@ -44,13 +44,12 @@ extension Variant: Codable {}
 public enum BuildWorker {
     public static func run(requestPath: String, progress: @escaping @Sendable (String) -> Void) async throws {
         let request = try CanonicalJSON.decode(WorkerRequest.self, from: try FileSystem.read(requestPath, limit: 1 << 20), kind: "build request")
-        // Only the work directory, the download cache and TMPDIR stay writable; /run (service
-        // sockets) is hidden but for the path to the resolver's configuration.
+        // Only the work directory (TMPDIR is inside it) and the download cache stay writable;
+        // /run (service sockets) is hidden but for the path to the resolver's configuration.
         let cache = DownloadCache.defaultLocation()
         try FileSystem.createDirectory(cache)
-        let temporary = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
         let hidden = request.hidden + runtimeCovers(keeping: URL(fileURLWithPath: "/etc/resolv.conf").resolvingSymlinksInPath().path)
-        try BuildIsolation.enter(hiding: hidden, writable: [request.workDirectory, cache, temporary])
+        try BuildIsolation.enter(hiding: hidden, writable: [request.workDirectory, cache])
         let attempts = BuildIsolation.probe(hidden: hidden, secretEnvironment: request.secretEnvironment)
         let resultPath = request.workDirectory + "/result.json"
         if request.probeOnly {
@@ -133,13 +132,23 @@ public struct SignedBuild: Sendable {
         try FileSystem.writeAtomically(requestPath, bytes: try CanonicalJSON.encode(request), mode: 0o600)
         try BuildIsolation.protectParent()
         try BuildIsolation.adoptOrphans()
-        let environment = BuildIsolation.scrubbed(ProcessInfo.processInfo.environment)
-        let status = try await BuildIsolation.runChild(executable: executable, arguments: ["build-step", "--request", requestPath],
+        var environment = BuildIsolation.scrubbed(ProcessInfo.processInfo.environment)
+        // A TMPDIR of its own: the child can write nowhere the control plane writes.
+        environment["TMPDIR"] = workDirectory + "/tmp"
+        try FileSystem.createDirectory(workDirectory + "/tmp", mode: 0o700)
+        let status: Int32
+        do {
+            status = try await BuildIsolation.runChild(executable: executable, arguments: ["build-step", "--request", requestPath],
                                                        environment: environment)
+        } catch {
+            _ = try? BuildIsolation.killDescendants()
+            throw error
+        }
         // Whatever the child left running could still change its work directory: end it first.
-        let leftovers = BuildIsolation.killDescendants()
+        let leftovers = try BuildIsolation.killDescendants()
         if leftovers > 0 { progress("killed \(leftovers) process(es) the build child left behind") }
         guard status == 0 else { throw BuildError.childFailed(status) }
+        try Self.requireRegularFiles(in: workDirectory)
         return try CanonicalJSON.decode(WorkerResult.self, from: try FileSystem.read(workDirectory + "/result.json", limit: 64 << 20),
                                         kind: "build result")
     }
@@ -162,11 +171,15 @@ public struct SignedBuild: Sendable {
         // spec without one gets the child's lock, checked here, then written beside the spec.
         let lockFile = lockPath ?? LockFile.path(forSpec: specPath)
         let existingLock = FileSystem.exists(lockFile) ? try LockFile.readBytes(lockFile) : nil
+        if let existingLock { try LockFile.decode(existingLock, path: lockFile).check(specSHA256: sha256Hex(specBytes), specPath: specPath) }
+        // The control plane's layout exists before the child starts, outside everything it may write.
+        let layout = try ImageLayout.create(at: scratch + "/signed")
         let work = scratch + "/child"
         try FileSystem.createDirectory(work)
         let result = try await runChild(workDirectory: work, lockPath: existingLock == nil ? work + "/lock.json" : lockFile, probeOnly: false)
 
-        // From here on nothing the child says is trusted but what the blobs prove.
+        // From here on nothing the child says is trusted but what the blobs prove (its counts
+        // and hardening list are only printed).
         let lockBytes = try existingLock ?? LockFile.readBytes(work + "/lock.json")
         let lock = try LockFile.decode(lockBytes, path: lockFile)
         try lock.check(specSHA256: sha256Hex(specBytes), specPath: specPath)
@@ -179,26 +192,27 @@ public struct SignedBuild: Sendable {
             throw BuildError.untrustedResult("the child built \(result.images.map(\.tag)), expected \(expected.keys.sorted())")
         }
         let childLayout = try ImageLayout(opening: work + "/layout")
-        let layout = try ImageLayout.create(at: scratch + "/signed")
         let builderDigest = try Self.sha256(ofFile: "/proc/self/exe")
         var images: [BuiltImage] = []
-        for claimed in result.images.sorted(by: { $0.tag < $1.tag }) {
-            guard let variant = expected[claimed.tag] else { continue }
+        for (tag, variant) in expected.sorted(by: { $0.key < $1.key }) {
+            guard let claimed = result.images.first(where: { $0.tag == tag }) else { continue }
             let index = try childLayout.resolve(tag: claimed.tag)
             guard index.digest == claimed.index, MediaType.isIndex(index.mediaType) else {
                 throw BuildError.untrustedResult("the child reported \(claimed.index) for \(claimed.tag) but stored \(index.digest)")
             }
-            // Every blob is checked on the way into this layout; the SBOMs come along, checked too.
+            // Every blob is checked on the way into this layout; of what the child attached, only
+            // the SBOMs come along (attached again here), never a signature or an attestation.
             try layout.copyImage(index, from: childLayout, tag: claimed.tag)
-            try layout.copyAttachments(of: index, from: childLayout)
             let blobs = try ImageGraph.reachable(from: index, in: layout).count
             let manifests = try layout.readDocument(ImageIndex.self, index, kind: "image index").manifests
-            guard manifests.compactMap(\.platform?.architecture).sorted() == spec.archs.sorted(), manifests.count == spec.archs.count else {
+            guard manifests.allSatisfy({ MediaType.isManifest($0.mediaType) && $0.platform?.os == "linux" }),
+                  manifests.compactMap(\.platform?.architecture).sorted() == spec.archs.sorted(), manifests.count == spec.archs.count else {
                 throw BuildError.untrustedResult("\(claimed.tag) holds platforms \(manifests.map { $0.platform?.description ?? "none" }), the spec builds \(spec.archs)")
             }
             var platforms: [(architecture: String, manifest: Descriptor, packages: Int, uncompressedSize: Int64)] = []
             for manifest in manifests {
                 let architecture = manifest.platform?.architecture ?? ""
+                try Self.copySBOMs(of: manifest, from: childLayout, to: layout)
                 let sboms = try sign(manifest: manifest, architecture: architecture, variant: variant, spec: spec, specBytes: specBytes,
                                      lock: lock, lockBytes: lockBytes, lockFile: lockFile, builderDigest: builderDigest,
                                      started: started, layout: layout)
@@ -263,6 +277,35 @@ public struct SignedBuild: Sendable {
         try attest(Statement(subjects: subject, predicateType: PredicateType.slsaProvenance, predicate: try provenance.encoded()),
                    of: manifest, in: layout)
         return byproducts.count
+    }
+
+    /// Attaches, in `layout`, the SPDX and CycloneDX documents the child attached to `manifest`
+    /// (one of each at most, each blob checked on the way).
+    static func copySBOMs(of manifest: Descriptor, from child: ImageLayout, to layout: ImageLayout) throws {
+        for type in [MediaType.spdxJSON, MediaType.cycloneDXJSON] {
+            guard let referrer = try child.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) else { continue }
+            let artifact = try child.readDocument(ImageManifest.self, referrer, kind: "SBOM artifact")
+            guard artifact.subject?.digest == manifest.digest, let document = artifact.layers.first, document.mediaType == type else { continue }
+            let blob = try layout.copyBlob(document, from: child)
+            try layout.attach(blob, artifactType: type, to: manifest, annotations: artifact.annotations)
+        }
+    }
+
+    /// Everything the child left in its work directory is a regular file or a directory: no
+    /// symlink to elsewhere, no FIFO to hang a read on.
+    static func requireRegularFiles(in directory: String) throws {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else {
+            throw BuildError.untrustedResult("cannot list \(directory)")
+        }
+        while let relative = walker.nextObject() as? String {
+            var info = stat()
+            let path = directory + "/" + relative
+            guard lstat(path, &info) == 0 else { throw BuildError.untrustedResult("cannot stat \(path)") }
+            let type = info.st_mode & S_IFMT
+            guard type == S_IFREG || type == S_IFDIR else {
+                throw BuildError.untrustedResult("\(path) is neither a regular file nor a directory")
+            }
+        }
     }
 
     private func attest(_ statement: Statement, of subject: Descriptor, in layout: ImageLayout) throws {

@@ -55,8 +55,6 @@ public struct InventoryPackage: Sendable, Equatable {
     }
 }
 
-/// The package inventory of one Debian-based image: what its dpkg database says is installed,
-/// with licences from the packages' copyright files.
 /// A regular file of an image, for SBOMs that list files (`harden sbom --files`).
 public struct InventoryFile: Sendable, Equatable {
     /// Relative to the image root, no leading `/` (`usr/bin/python3.11`).
@@ -66,8 +64,12 @@ public struct InventoryFile: Sendable, Equatable {
     public var sha256: String
     /// The package whose file list names it (through symlinks such as `/bin` -> `usr/bin`), if any.
     public var package: String?
+    /// That package's architecture.
+    public var packageArchitecture: String?
 }
 
+/// The package inventory of one Debian-based image: what its dpkg database says is installed,
+/// with licences from the packages' copyright files.
 public struct ImageInventory: Sendable {
     /// The image's name, e.g. `python` (used in document names and the `pkg:oci` purl).
     public var imageName: String
@@ -151,18 +153,22 @@ public struct ImageInventory: Sendable {
         return inventory
     }
 
-    /// Every regular file with its owner: a package owns what its file list names, resolved
-    /// through the image's symlinks (dpkg lists `/bin/sh` where merged-/usr keeps `usr/bin/sh`).
+    /// Every regular file with its owner: a package owns what its file list names, the
+    /// directories on the way resolved through the image's symlinks (dpkg lists `/bin/sh` where
+    /// merged-/usr keeps `usr/bin/sh`). A listed symlink owns nothing (its target has its own package).
     static func fileList(_ files: LayerFiles, packages: [InventoryPackage]) -> [InventoryFile] {
-        var owner: [String: String] = [:]
+        var owner: [String: InventoryPackage] = [:]
         for package in packages {
             for listed in package.files {
-                let path = listed.hasPrefix("/") ? String(listed.dropFirst()) : listed
-                if let real = files.resolve(path), owner[real] == nil { owner[real] = package.name }
+                if let real = files.location(listed.hasPrefix("/") ? String(listed.dropFirst()) : listed), owner[real] == nil {
+                    owner[real] = package
+                }
             }
         }
-        return files.regularFiles().map { InventoryFile(path: $0.path, size: $0.digest.size, sha1: $0.digest.sha1, sha256: $0.digest.sha256,
-                                                         package: owner[$0.path]) }
+        return files.regularFiles().map { file in
+            InventoryFile(path: file.path, size: file.digest.size, sha1: file.digest.sha1, sha256: file.digest.sha256,
+                          package: owner[file.path]?.name, packageArchitecture: owner[file.path]?.architecture)
+        }
     }
 
     /// The inventory of the kept files of an image's merged layers.

@@ -24,17 +24,10 @@ struct LayerFiles {
         var size: Int64
         var sha1: String
         var sha256: String
-
-        init(size: Int64, sha1: String, sha256: String) {
-            self.size = size
-            self.sha1 = sha1
-            self.sha256 = sha256
-        }
-
-        init(of bytes: [UInt8]) {
-            self.init(size: Int64(bytes.count), sha1: hexString(Insecure.SHA1.hash(data: bytes)), sha256: sha256Hex(bytes))
-        }
     }
+
+    /// The most entries kept: a hostile image of millions of tiny files is refused, not walked.
+    static let nodeLimit = 2_000_000
 
     /// Kept entries by clean relative path (no leading `/`).
     private(set) var nodes: [String: Node] = [:]
@@ -155,15 +148,22 @@ struct LayerFiles {
             throw SBOMError.unreadableLayer(name, reason: "\(error)")
         }
         // Whiteouts and opaque markers only hide lower layers; then this layer's entries land.
-        for path in whiteouts + replaced { remove(path, includingSelf: true) }
-        for directory in opaque { remove(directory, includingSelf: false) }
+        // Only a path that held lower entries needs the scan below it (files have no children).
+        for path in whiteouts + replaced {
+            nodes[path] = nil
+            if lowerDirectories.contains(path) { remove(below: path) }
+        }
+        for directory in opaque where directory.isEmpty || lowerDirectories.contains(directory) { remove(below: directory) }
         for path in addedOrder {
             if let node = added[path] { nodes[path] = node } else { nodes[path] = nil }
         }
+        guard nodes.count <= Self.nodeLimit else {
+            throw SBOMError.unreadableLayer(name, reason: "more than \(Self.nodeLimit) files in the image")
+        }
     }
 
-    private mutating func remove(_ path: String, includingSelf: Bool) {
-        if includingSelf { nodes[path] = nil }
+    /// Drops every kept entry below `path` (all of them for the root, "").
+    private mutating func remove(below path: String) {
         let prefix = path.isEmpty ? "" : path + "/"
         for key in nodes.keys where key.hasPrefix(prefix) && key != path {
             nodes[key] = nil
@@ -172,7 +172,22 @@ struct LayerFiles {
 
     /// Resolves symlinks along `path` (relative to the root); nil when it leads nowhere kept.
     func resolve(_ path: String) -> String? {
-        var pending = path.split(separator: "/").map(String.init)
+        guard let result = follow(path.split(separator: "/").map(String.init)) else { return nil }
+        return nodes[result]?.isFile == true ? result : nil
+    }
+
+    /// Where the entry named `path` lives once the directories on the way are resolved (the last
+    /// component is not followed); nil unless that entry is a kept file.
+    func location(_ path: String) -> String? {
+        var parts = path.split(separator: "/").map(String.init)
+        guard let last = parts.popLast(), let parent = follow(parts) else { return nil }
+        let result = parent.isEmpty ? last : parent + "/" + last
+        return nodes[result]?.isFile == true ? result : nil
+    }
+
+    /// `parts` with every symlink among them followed (at most 16 hops); nil on a loop.
+    private func follow(_ parts: [String]) -> String? {
+        var pending = parts
         var resolved: [String] = []
         var hops = 0
         while !pending.isEmpty {
@@ -192,15 +207,14 @@ struct LayerFiles {
             }
             resolved.append(part)
         }
-        let result = resolved.joined(separator: "/")
-        return nodes[result]?.isFile == true ? result : nil
+        return resolved.joined(separator: "/")
     }
 
     /// Every regular file kept, with its digest, sorted by path.
     func regularFiles() -> [(path: String, digest: FileDigest)] {
         nodes.compactMap { path, node -> (path: String, digest: FileDigest)? in
             switch node {
-            case .file(let bytes): (path, FileDigest(of: bytes))
+            case .file(let bytes): (path, FileDigest(size: Int64(bytes.count), sha1: sha1Hex(bytes), sha256: sha256Hex(bytes)))
             case .hashed(let digest): (path, digest)
             case .symlink: nil
             }

@@ -6,6 +6,22 @@ import OCI
 /// by Harden back into an inventory, for the scanner. Debian packages are recognized by their
 /// `pkg:deb/` purl; everything else is counted in `warnings`, never silently dropped.
 public enum SBOMReader {
+    /// An SPDX supplier (`Organization: Name (mail)`, `Person: …`, NOASSERTION) as a Debian
+    /// maintainer (`Name <mail>`); nil when it names nobody.
+    static func maintainer(fromSupplier supplier: String) -> String? {
+        var text = supplier.trimmingCharacters(in: .whitespaces)
+        for prefix in ["Organization:", "Person:", "Tool:"] where text.hasPrefix(prefix) {
+            text = text.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+        }
+        if text.isEmpty || text == "NOASSERTION" { return nil }
+        if let open = text.lastIndex(of: "("), text.hasSuffix(")") {
+            let name = text[..<open].trimmingCharacters(in: .whitespaces)
+            let mail = text[text.index(after: open)..<text.index(before: text.endIndex)]
+            if mail.contains("@") { return "\(name) <\(mail)>" }
+        }
+        return text
+    }
+
     /// Parses `bytes` (from `path`, named in errors and warnings).
     public static func read(_ bytes: [UInt8], path: String) throws -> ImageInventory {
         guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -35,7 +51,7 @@ public enum SBOMReader {
                 image = (name, purl.flatMap(ociDigest) ?? (try? Digest(version)))
             } else if let purl, purl.hasPrefix("pkg:deb/") {
                 let license = (package["licenseDeclared"] as? String).flatMap { $0 == "NONE" ? nil : $0 } ?? "NOASSERTION"
-                let maintainer = (package["supplier"] as? String)?.replacingOccurrences(of: "Organization: ", with: "")
+                let maintainer = (package["supplier"] as? String).flatMap(maintainer(fromSupplier:))
                 if var parsed = debPackage(purl: purl, license: license, maintainer: maintainer) {
                     // "built package from: SRC VERSION" (Harden, syft, trivy) when the purl has no upstream.
                     if let info = package["sourceInfo"] as? String, info.hasPrefix("built package from: ") {

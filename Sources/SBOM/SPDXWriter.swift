@@ -1,5 +1,4 @@
 import Archive
-import Crypto
 import Foundation
 import OCI
 
@@ -62,7 +61,7 @@ public enum SPDXWriter {
         var packageVerificationCodeValue: String
 
         init(fileSHA1s: [String]) {
-            packageVerificationCodeValue = hexString(Insecure.SHA1.hash(data: Array(fileSHA1s.sorted().joined().utf8)))
+            packageVerificationCodeValue = sha1Hex(Array(fileSHA1s.sorted().joined().utf8))
         }
     }
 
@@ -138,11 +137,11 @@ public enum SPDXWriter {
         // package that contains files is "files analyzed", with its verification code.
         var files: [File]?
         if let listed = inventory.files {
-            let packageIDs = Dictionary(zip(inventory.packages.map(\.name), ids), uniquingKeysWith: { first, _ in first })
+            let packageIDs = Dictionary(zip(inventory.packages.map { "\($0.name):\($0.architecture)" }, ids), uniquingKeysWith: { first, _ in first })
             var sha1s: [String: [String]] = [:]
             files = listed.enumerated().map { index, file in
                 let id = "SPDXRef-File-\(index + 1)-\(file.sha256.prefix(8))"
-                let owner = file.package.flatMap { packageIDs[$0] } ?? containerID
+                let owner = file.package.flatMap { packageIDs["\($0):\(file.packageArchitecture ?? "")"] } ?? containerID
                 relationships.append(Relationship(spdxElementId: owner, relationshipType: "CONTAINS", relatedSpdxElement: id))
                 sha1s[owner, default: []].append(file.sha1)
                 return File(SPDXID: id, fileName: "./" + file.path,

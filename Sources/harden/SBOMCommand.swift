@@ -50,6 +50,7 @@ struct SBOMCommand: ParsableCommand {
 
     func run() throws {
         if image.hasSuffix(".json") && FileSystem.exists(image) {
+            if files { throw ValidationError("--files needs an image: an SBOM file does not hold the image's files") }
             let inventory = try SBOMReader.read(try FileSystem.read(image, limit: 256 << 20), path: image)
             for warning in inventory.warnings { note("warning: \(warning)") }
             let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)

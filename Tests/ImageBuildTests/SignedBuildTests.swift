@@ -13,3 +13,18 @@ import Testing
         #expect(topLevel.allSatisfy { covers.contains("/run/" + $0) }, "\(covers)")
     }
 }
+
+@Suite struct ChildOutputTests {
+    @Test func onlyRegularFilesAndDirectoriesAreAcceptedFromTheChild() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("harden-child-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: dir + "/layout/blobs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(FileManager.default.createFile(atPath: dir + "/result.json", contents: Data("{}".utf8)))
+        try SignedBuild.requireRegularFiles(in: dir)
+        #expect(mkfifo(dir + "/layout/blobs/fifo", 0o600) == 0)
+        #expect(throws: BuildError.self) { try SignedBuild.requireRegularFiles(in: dir) }
+        unlink(dir + "/layout/blobs/fifo")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/layout/index.json", withDestinationPath: "/etc/shadow")
+        #expect(throws: BuildError.self) { try SignedBuild.requireRegularFiles(in: dir) }
+    }
+}
