@@ -152,6 +152,15 @@ enum CopyrightParser {
         if !current.isEmpty { top.append((pendingOp, current)) }
 
         func term(_ words: [String]) -> String {
+            // "GPL-2+ with Autoconf exception": an SPDX exception when the list has one for it.
+            if let with = words.firstIndex(where: { $0.lowercased() == "with" }), with > 0 {
+                let base = term(Array(words[..<with]))
+                var named = words[(with + 1)...].map { $0.lowercased() }
+                if named.last == "exception" { named.removeLast() }
+                if !base.hasPrefix("LicenseRef-"), let exception = spdxException(named.joined(separator: " "), base: base) {
+                    return "\(base) WITH \(exception)"
+                }
+            }
             let name = words.joined(separator: " ")
             if let id = dep5ToSPDX[name.lowercased()] {
                 if id.hasPrefix("LicenseRef-") && extracted[id] == nil {
@@ -189,6 +198,24 @@ enum CopyrightParser {
             result = "(" + unwrap(result) + " " + op + " " + piece + ")"
         }
         return unwrap(result)
+    }
+
+    /// The SPDX exception id for an exception named in a DEP-5 `with … exception` clause
+    /// (lower-cased, without the word "exception"), given the licence it modifies; nil when the
+    /// SPDX exception list has none (the whole clause then becomes a `LicenseRef-`).
+    static func spdxException(_ name: String, base: String) -> String? {
+        switch name {
+        case "autoconf": base.hasPrefix("GPL-3") ? "Autoconf-exception-3.0" : "Autoconf-exception-2.0"
+        case "bison": "Bison-exception-2.2"
+        case "classpath": "Classpath-exception-2.0"
+        case "font": "Font-exception-2.0"
+        case "gcc-runtime-3.1", "gcc-exception-3.1", "gcc runtime library": "GCC-exception-3.1"
+        case "libtool": "Libtool-exception"
+        case "linux-syscall-note": "Linux-syscall-note"
+        case "llvm": "LLVM-exception"
+        case "texinfo": "Texinfo-exception"
+        default: nil
+        }
     }
 
     /// Drops one pair of outer parentheses when they enclose the whole expression.
