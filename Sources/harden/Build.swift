@@ -82,9 +82,9 @@ struct Build: AsyncParsableCommand {
             // Protect this process before the key is in its memory.
             try BuildIsolation.protectParent()
             let signingKey = try loadSigningKey(key)
-            let hidden = Array(Set([key, URL(fileURLWithPath: key).resolvingSymlinksInPath().path]))
+            // The child covers the key file's real path and every other mount of it too.
             let signed = SignedBuild(key: signingKey, specPath: spec, lockPath: lock, compression: compression, variant: selected, epoch: epoch,
-                                     hidden: hidden, executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version, progress: note)
+                                     hidden: [key], executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version, progress: note)
             if probeIsolation {
                 let attempts = try await signed.probe()
                 for attempt in attempts { print("\(attempt.reached ? "REACHED" : "denied ")  \(attempt.target): \(attempt.detail)") }
