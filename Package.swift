@@ -15,11 +15,15 @@ let package = Package(
         .library(name: "SBOM", targets: ["SBOM"]),
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "Policy", targets: ["Policy"]),
+        .library(name: "Registry", targets: ["Registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System C libraries, linked through pkg-config.
@@ -27,13 +31,13 @@ let package = Package(
         .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Linux headers Glibc's module leaves out (xattrs, device numbers, flock).
-        .systemLibrary(name: "CSystem"),
+        .systemLibrary(name: "CLinux"),
 
         // Byte formats: tar, ar, gzip/zstd/xz, streaming SHA-256.
         .target(
             name: "Archive",
             dependencies: [
-                "CZlib", "CLzma", "CZstd", "CSystem",
+                "CZlib", "CLzma", "CZstd", "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -66,26 +70,37 @@ let package = Package(
         ),
         // Verification of signed images against a policy (and, later, audit rules).
         .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", .product(name: "Yams", package: "Yams")]),
+        // OCI distribution: push, pull and copy through registries (auth, retries, resumable uploads, referrers).
+        .target(
+            name: "Registry",
+            dependencies: [
+                "Archive", "OCI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
-        .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CSystem"]),
+        .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", "CSystem", "Attestation", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", "CLinux", "Attestation", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy",
+                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",
-            dependencies: ["Archive", "OCI", "Debian", "Attestation"],
+            dependencies: ["Archive", "OCI", "Debian", "Attestation", "TestSupport"],
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.
-        .target(name: "TestSupport", dependencies: ["Archive", "Debian"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Archive", "Debian", "ContainerRuntime"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "OCITests", dependencies: ["OCI", "Archive", "TestSupport"]),
         .testTarget(name: "OpenPGPTests", dependencies: ["OpenPGP", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
@@ -95,6 +110,7 @@ let package = Package(
         .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

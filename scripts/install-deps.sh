@@ -8,6 +8,7 @@ packages=(
   zlib1g-dev liblzma-dev libzstd-dev pkg-config  # codecs Harden links
   tar libarchive-tools gzip zstd xz-utils binutils  # GNU tar, bsdtar, C codecs, ar
   skopeo umoci                                   # OCI peers that must accept our images
+  docker-registry apache2-utils                  # a real registry on loopback (htpasswd for Basic auth)
   runc                                           # runs built images for real (harden test)
   python3                                        # schema validation and hostile-archive fixtures
   gnupg curl                                     # signing test repositories, fetching real indexes

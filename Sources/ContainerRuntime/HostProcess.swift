@@ -1,15 +1,21 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Starting and collecting host programs (runc) with `posix_spawn`, output going to files.
-enum HostProcess {
+/// Starting and collecting host programs (runc, and the servers tests run) with `posix_spawn`,
+/// output going to files. The caller reaps what it starts (Foundation's `Process` is not
+/// involved, so nothing else ever waits for these pids), and no descriptor but 0, 1 and 2
+/// reaches the child.
+public enum HostProcess {
     /// The environment runc runs with: nothing from the caller leaks into it.
-    static let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    public static let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 
-    /// Starts `program` with `arguments`; its stdin is /dev/null and its stdout and stderr are
-    /// the given descriptors (inherited by a container that runc creates).
-    static func spawn(_ program: String, _ arguments: [String], stdout: Int32, stderr: Int32) throws -> pid_t {
+    /// Starts `program` with `arguments` and `environment` (`NAME=value`; default: a bare PATH);
+    /// its stdin is /dev/null and its stdout and stderr are the given descriptors (inherited by a
+    /// container that runc creates).
+    public static func spawn(_ program: String, _ arguments: [String], stdout: Int32, stderr: Int32,
+                             environment: [String] = HostProcess.environment) throws -> pid_t {
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         if devNull < 0 { throw RuntimeError.io(path: "/dev/null", operation: "open", errno: errno) }
         defer { close(devNull) }
@@ -20,6 +26,7 @@ enum HostProcess {
         posix_spawn_file_actions_adddup2(&actions, devNull, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        csystem_spawn_addclosefrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -52,7 +59,7 @@ enum HostProcess {
     }
 
     /// How a waited-for process ended.
-    enum Outcome: Equatable {
+    public enum Outcome: Equatable, Sendable {
         /// Exit status, or 128 + signal number for a process killed by a signal (as shells report it).
         case exited(Int32)
         case timedOut
@@ -61,7 +68,7 @@ enum HostProcess {
     }
 
     /// Waits for the child `pid` until `deadline` (seconds on the monotonic clock); nil waits forever.
-    static func wait(_ pid: pid_t, until deadline: Double?) -> Outcome {
+    public static func wait(_ pid: pid_t, until deadline: Double?) -> Outcome {
         var pause: UInt32 = 1_000
         while true {
             var status: Int32 = 0
@@ -78,7 +85,7 @@ enum HostProcess {
     }
 
     /// Kills and reaps the child `pid`.
-    static func kill(_ pid: pid_t) {
+    public static func kill(_ pid: pid_t) {
         _ = Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -93,7 +100,7 @@ enum HostProcess {
     }
 
     /// Seconds on the monotonic clock.
-    static func now() -> Double {
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -1,5 +1,5 @@
 import Archive
-import CSystem
+import CLinux
 import OCI
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystem
+import CLinux
 import Foundation
 
 /// A step of build isolation that failed, with the errno it failed with. Isolation never

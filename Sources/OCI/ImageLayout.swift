@@ -1,5 +1,5 @@
 import Archive
-import CSystem
+import CLinux
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +51,68 @@ public final class VerifyingSource: ByteSource {
             }
         }
         return n
+    }
+}
+
+/// A blob on its way into a layout: the bytes are hashed on their way to a temporary file, and
+/// `commit` moves it into place only if digest (and size) match. Discarded unless committed.
+public final class PendingBlob: ByteSink {
+    private let layout: ImageLayout
+    private let temp: String
+    private let file: FileSink
+    private let hashing: HashingSink
+    private var open = true
+
+    init(layout: ImageLayout) throws {
+        self.layout = layout
+        let directory = layout.path + "/blobs/sha256"
+        try wrapArchive { try FileSystem.createDirectory(directory) }
+        let temp = FileSystem.temporaryName(beside: directory + "/blob")
+        let file = try wrapArchive { try FileSink(path: temp, mode: 0o644, exclusive: true) }
+        self.temp = temp
+        self.file = file
+        hashing = HashingSink(file)
+    }
+
+    deinit { discard() }
+
+    /// Bytes written so far.
+    public var count: Int64 { hashing.count }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws { try hashing.write(bytes) }
+
+    public func finish() throws {}
+
+    /// Stores the blob if it is `expected` (digest, and size when given); returns its descriptor.
+    public func commit(mediaType: String, expected: Digest?, size: Int64? = nil) throws -> Descriptor {
+        guard open else { throw OCIError.invalidLayout(path: layout.path, reason: "blob committed twice") }
+        do {
+            try hashing.finish()
+            open = false
+            if let size, size != hashing.count {
+                throw OCIError.sizeMismatch(digest: expected?.description ?? "blob", expected: size, actual: hashing.count)
+            }
+            let digest = try Digest(hex: hashing.hexDigest ?? "")
+            if let expected, expected != digest {
+                throw OCIError.digestMismatch(expected: expected.description, actual: digest.description)
+            }
+            if layout.hasBlob(digest) {
+                unlink(temp)
+            } else {
+                try wrapArchive { try FileSystem.commit(temp, to: layout.blobPath(digest)) }
+            }
+            return Descriptor(mediaType: mediaType, digest: digest, size: hashing.count)
+        } catch {
+            discard()
+            throw error
+        }
+    }
+
+    /// Drops what was written (nothing reaches the store).
+    public func discard() {
+        if open { try? file.finish() }
+        open = false
+        unlink(temp)
     }
 }
 
@@ -113,31 +175,21 @@ public struct ImageLayout: BlobReader {
     /// Streams a blob into the store: `body` writes the bytes, which are hashed on the way to a
     /// temporary file. If `expected` is given and does not match, nothing is stored.
     public func writeBlob(mediaType: String, expected: Digest? = nil, _ body: (ByteSink) throws -> Void) throws -> Descriptor {
-        let directory = path + "/blobs/sha256"
-        try wrapArchive { try FileSystem.createDirectory(directory) }
-        let temp = FileSystem.temporaryName(beside: directory + "/blob")
-        let file = try wrapArchive { try FileSink(path: temp, mode: 0o644, exclusive: true) }
-        let hashing = HashingSink(file)
+        let pending = try beginBlob()
         do {
-            try body(hashing)
-            try hashing.finish()
-            let digest = try Digest(hex: hashing.hexDigest ?? "")
-            if let expected, expected != digest {
-                throw OCIError.digestMismatch(expected: expected.description, actual: digest.description)
-            }
-            if hasBlob(digest) {
-                unlink(temp)
-            } else {
-                try wrapArchive { try FileSystem.commit(temp, to: blobPath(digest)) }
-            }
-            return Descriptor(mediaType: mediaType, digest: digest, size: hashing.count)
+            try body(pending)
+            return try pending.commit(mediaType: mediaType, expected: expected)
         } catch {
-            try? file.finish()
-            unlink(temp)
+            pending.discard()
             throw error
         }
     }
 
+    /// Starts a blob written piece by piece (from a network stream, say); nothing is visible in
+    /// the store until `commit` has checked it.
+    public func beginBlob() throws -> PendingBlob {
+        try PendingBlob(layout: self)
+    }
     /// Stores bytes held in memory.
     public func writeBlob(_ bytes: [UInt8], mediaType: String) throws -> Descriptor {
         let digest = Digest.of(bytes)

@@ -9,7 +9,8 @@ public final class OpenedImage: @unchecked Sendable {
     public let root: Descriptor
     private let temporaryDirectory: String?
 
-    init(layout: ImageLayout, root: Descriptor, temporaryDirectory: String?) {
+    /// `temporaryDirectory`, when given, is removed with this value.
+    public init(layout: ImageLayout, root: Descriptor, temporaryDirectory: String?) {
         self.layout = layout
         self.root = root
         self.temporaryDirectory = temporaryDirectory
@@ -48,7 +49,7 @@ public enum LocalImages {
                 throw error
             }
         case .registry(let registry):
-            throw OCIError.notFound("\(registry): registry transport is not available yet; use oci:, oci-archive: or docker-archive:")
+            throw OCIError.notFound("\(registry): a registry image is opened through the Registry module (harden pull)")
         }
     }
 
@@ -69,7 +70,7 @@ public enum LocalImages {
             let tags = try name.map { [try RegistryReference(parsing: $0).familiarName] } ?? []
             try DockerArchive.write(manifest, from: source, repoTags: tags, to: path)
         case .registry(let registry):
-            throw OCIError.notFound("\(registry): registry transport is not available yet; use oci:, oci-archive: or docker-archive:")
+            throw OCIError.notFound("\(registry): a registry image is written through the Registry module (harden push)")
         }
     }
 }

@@ -4,6 +4,7 @@ import Attestation
 import Foundation
 import ImageBuild
 import OCI
+import Registry
 
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,12 +26,14 @@ struct Build: AsyncParsableCommand {
 
         Images go to the local store (see 'harden images') as NAME:TAG and NAME:TAG-dev, or to
         --output: oci:DIR (tags TAG and TAG-dev), oci-archive:FILE, docker-archive:FILE (one
-        variant and one platform: --variant, --platform).
+        variant and one platform: --variant, --platform). With --push REGISTRY/REPO[:TAG] each image
+        also goes to the registry with its signatures and attestations (the -dev variant as TAG-dev).
 
         Examples:
           harden build catalog/python.yaml
           harden build catalog/base.yaml --output oci:out/base
           HARDEN_PASSWORD=... harden build catalog/python.yaml --key harden.key
+          harden build catalog/base.yaml --key harden.key --push registry.example.com/hardened/base:12
           harden build catalog/static.yaml --variant minimal --platform linux/amd64 --output docker-archive:static.tar:static:latest
         """
     )
@@ -55,6 +58,11 @@ struct Build: AsyncParsableCommand {
 
     @Option(help: "Sign with this private key (see 'harden keygen'); the passphrase comes from HARDEN_PASSWORD or the terminal.")
     var key: String?
+
+    @Option(help: "Also push to this registry repository (REGISTRY/REPO[:TAG]; the -dev variant gets TAG-dev).")
+    var push: String?
+
+    @OptionGroup var registry: RegistryFlags
 
     @Flag(help: "List every change hardening made.")
     var verbose = false
@@ -100,6 +108,12 @@ struct Build: AsyncParsableCommand {
         }
 
         let destination = try output.map { try ImageReference(parsing: $0) }
+        let pushTarget = try push.map { text -> RegistryReference in
+            guard case .registry(let remote) = try ImageReference(parsing: text), remote.digest == nil else {
+                throw ValidationError("--push takes REGISTRY/REPOSITORY[:TAG], not '\(text)'")
+            }
+            return remote
+        }
         for image in images {
             switch destination {
             case nil:
@@ -118,6 +132,18 @@ struct Build: AsyncParsableCommand {
                 guard images.count == 1 else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
                 try LocalImages.store(image.index, from: staging, to: other, platform: try platform.map { try Platform(parsing: $0) })
                 print("\(image.index.digest)  \(other)")
+            }
+            if var remote = pushTarget {
+                // A tag the user wrote wins; else the image's own (python:3.11 → REPO:3.11).
+                let written = push?.split(separator: "/").last?.contains(":") == true ? remote.tag : nil
+                let base = written ?? String(image.tag.split(separator: ":").last ?? "latest")
+                remote.tag = image.variant == .dev ? base + "-dev" : base
+                let target = remote
+                let report = try await RegistrySession.with(registry.options) { session in
+                    try await withTransferProgress("pushing") { try await session.push(image.index, from: staging, to: target, progress: $0) }
+                }
+                print("\(image.index.digest)  \(target)")
+                note(summary(report))
             }
             for platform in image.platforms {
                 print("  \(platform.architecture): \(platform.manifest.digest)  \(platform.packages) packages, \(formatBytes(platform.uncompressedSize)) uncompressed")

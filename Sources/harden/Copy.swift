@@ -1,15 +1,18 @@
 import ArgumentParser
 import Foundation
 import OCI
+import Registry
 
-struct Copy: ParsableCommand {
+struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy an image between local layouts and archives, verifying every blob.",
+        abstract: "Copy an image between any two transports (layouts, archives, registries), verifying every blob.",
         discussion: """
         Examples:
           harden copy oci:out:app oci-archive:app.tar
           harden copy oci:out:app docker-archive:app.tar:example/app:1   # then: docker load -i app.tar
           harden copy --platform linux/arm64 oci:out:multi docker-archive:arm.tar
+          harden copy localhost:5000/base:latest registry.example.com/mirror/base:latest
+        Signatures, attestations and SBOMs follow the image to layouts, oci-archives and registries.
         """
     )
 
@@ -19,14 +22,16 @@ struct Copy: ParsableCommand {
     @Argument(help: "Where to write it.")
     var destination: String
 
-    @Option(help: "For a docker-archive destination: the platform to take from a multi-platform index (os/arch).")
+    @Option(help: "The platform to take from a multi-platform index (os/arch): required for docker-archive, optional from a registry.")
     var platform: String?
 
-    func run() throws {
-        let from = try ImageReference(parsing: source)
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
         let to = try ImageReference(parsing: destination)
-        let opened = try LocalImages.open(from)
-        try LocalImages.store(opened.root, from: opened.layout, to: to, platform: try platform.map { try Platform(parsing: $0) })
-        print("\(opened.root.digest)  \(to)")
+        let (digest, report) = try await copyImage(from: try sourceReference(source), to: to, registry: registry,
+                                                   platform: try platform.map { try Platform(parsing: $0) })
+        print("\(digest)  \(to)")
+        if let report { note(summary(report)) }
     }
 }

@@ -13,7 +13,7 @@ struct Harden: AsyncParsableCommand {
           oci:DIR[:TAG]                an OCI image layout directory
           oci-archive:FILE[:TAG]       a tar of an OCI image layout
           docker-archive:FILE[:NAME]   the 'docker save' format (docker load / podman load)
-          REGISTRY/REPO[:TAG|@DIGEST]  a registry (coming with the registry client)
+          REGISTRY/REPO[:TAG|@DIGEST]  a registry (docker:// prefix optional)
 
         Examples:
           harden build catalog/python.yaml       # a hardened image and its -dev variant, in the local store
@@ -25,9 +25,11 @@ struct Harden: AsyncParsableCommand {
           harden pack ./rootfs --output oci:out:app --entrypoint /app
           harden inspect oci:out:app
           harden copy oci:out:app docker-archive:app.tar:example/app:1
+          harden push python:latest localhost:5000/hardened/python:latest
+          harden verify localhost:5000/hardened/python:latest --key harden.pub
         """,
         version: version,
-        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Keygen.self, Sign.self, Attest.self, Verify.self, Images.self, Lock.self,
+        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Keygen.self, Sign.self, Attest.self, Verify.self, Images.self, Push.self, Pull.self, Login.self, Logout.self, Lock.self,
                       Resolve.self, Inspect.self, Pack.self, Copy.self, BuildStep.self]
     )
 }

@@ -1,21 +1,23 @@
 import ArgumentParser
 import OCI
+import Registry
 
-struct Inspect: ParsableCommand {
+struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show an image's manifest, configuration and layers.",
         discussion: """
-        Reads any local image, including layouts written by skopeo or umoci, and verifies every
-        blob it reads against its digest. For an index, each platform's image is shown.
+        Reads any image, including layouts written by skopeo or umoci and registry images, and
+        verifies every blob it reads against its digest. For an index, each platform's image is shown.
 
         Examples:
           harden inspect oci:/var/lib/images:python
           harden inspect --format json docker-archive:app.tar
           harden inspect --raw oci-archive:image.tar      # the exact manifest bytes
+          harden inspect localhost:5000/hardened/base:latest
         """
     )
 
-    @Argument(help: "The image, e.g. oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE.")
+    @Argument(help: "The image, e.g. oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE, REGISTRY/REPO:TAG.")
     var image: String
 
     @Option(help: "Output format: text or json.")
@@ -24,8 +26,10 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the top manifest or index exactly as stored.")
     var raw = false
 
-    func run() throws {
-        let opened = try openImage(image)
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
+        let opened = try await openImage(image, registry: registry)
         if raw {
             print(String(decoding: try opened.layout.readBlob(opened.root), as: UTF8.self))
             return

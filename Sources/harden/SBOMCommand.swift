@@ -4,7 +4,7 @@ import Foundation
 import OCI
 import SBOM
 
-struct SBOMCommand: ParsableCommand {
+struct SBOMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sbom",
         abstract: "Write the SPDX 2.3 or CycloneDX 1.6 SBOM of any Debian-based image.",
@@ -30,7 +30,7 @@ struct SBOMCommand: ParsableCommand {
         case cyclonedxJSON = "cyclonedx-json"
     }
 
-    @Argument(help: "The image (NAME:TAG in the local store, oci:/oci-archive:/docker-archive:) or an SBOM .json file.")
+    @Argument(help: "The image (NAME:TAG in the local store, oci:/oci-archive:/docker-archive:, REGISTRY/REPO:TAG) or an SBOM .json file.")
     var image: String
 
     @Option(help: "spdx-json or cyclonedx-json.")
@@ -48,7 +48,9 @@ struct SBOMCommand: ParsableCommand {
     @Flag(help: "List every regular file with its SHA-1 and SHA-256 and the package that owns it (spdx-json; reads the layers).")
     var files = false
 
-    func run() throws {
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
         if image.hasSuffix(".json") && FileSystem.exists(image) {
             if files { throw ValidationError("--files needs an image: an SBOM file does not hold the image's files") }
             let inventory = try SBOMReader.read(try FileSystem.read(image, limit: 256 << 20), path: image)
@@ -58,7 +60,7 @@ struct SBOMCommand: ParsableCommand {
             return
         }
         if files && format != .spdxJSON { throw ValidationError("--files lists files in SPDX documents: use --format spdx-json") }
-        let opened = try openImage(image)
+        let opened = try await openImage(image, registry: registry)
         let wanted = try platform.map { try Platform(parsing: $0) } ?? Platform(architecture: hostArchitecture())
         let manifest = try ImageGraph.manifest(for: MediaType.isIndex(opened.root.mediaType) ? wanted : nil, under: opened.root, in: opened.layout)
         let type = format == .spdxJSON ? MediaType.spdxJSON : MediaType.cycloneDXJSON

@@ -139,7 +139,7 @@ struct Attest: ParsableCommand {
     }
 }
 
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify an image's signatures, attestations and policy.",
         discussion: """
@@ -161,10 +161,11 @@ struct Verify: ParsableCommand {
         Examples:
           harden verify python:latest --key harden.pub --require provenance,spdx,cyclonedx
           harden verify oci:out/base:latest --key harden.pub --policy minimal.policy.yaml --format json
+          harden verify registry.example.com/hardened/base@sha256:... --key harden.pub --require provenance
         """
     )
 
-    @Argument(help: "The image: NAME:TAG in the local store, oci:DIR[:TAG] or oci-archive:FILE[:TAG] (a docker-archive cannot carry signatures).")
+    @Argument(help: "The image: NAME:TAG in the local store, oci:DIR[:TAG], oci-archive:FILE[:TAG] or REGISTRY/REPO[:TAG|@DIGEST] (a docker-archive cannot carry signatures).")
     var image: String
 
     @Option(help: "The public key (PEM).")
@@ -185,7 +186,9 @@ struct Verify: ParsableCommand {
     @Option(help: "text or json.")
     var format: OutputFormat = .text
 
-    func run() throws {
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
         var rules = try policy.map { try VerificationPolicy.load($0) } ?? VerificationPolicy()
         if let require {
             rules.required += try require.split(separator: ",").map { try PredicateType.resolve(String($0).trimmingCharacters(in: .whitespaces)) }
@@ -193,7 +196,7 @@ struct Verify: ParsableCommand {
         rules.nonRoot = rules.nonRoot || nonRoot
         rules.noShell = rules.noShell || noShell
         let verificationKey = try KeyFile.loadVerificationKey(key)
-        let opened = try openImage(image)
+        let opened = try await openImage(image, registry: registry)
         let report = ImageVerifier(key: verificationKey, policy: rules).verify(opened.root, in: opened.layout, reference: image)
         switch format {
         case .text: print(report.text())

@@ -5,7 +5,7 @@ import Foundation
 import ImageBuild
 import OCI
 
-struct TestImage: ParsableCommand {
+struct TestImage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Run a spec's tests in a built image, for real, under runc.",
@@ -32,9 +32,11 @@ struct TestImage: ParsableCommand {
     @Option(help: "minimal or dev (default: dev when the tag ends in -dev).")
     var variant: String?
 
-    func run() throws {
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
         let parsed = try ImageSpec(contentsOf: spec)
-        let opened = try openImage(image)
+        let opened = try await openImage(image, registry: registry)
         let isDev = variant.map { $0 == "dev" } ?? image.hasSuffix("-dev")
         if let variant, variant != "dev" && variant != "minimal" { throw ValidationError("--variant must be minimal or dev") }
         let manifest = try ImageGraph.manifest(for: Platform(architecture: hostArchitecture()), under: opened.root, in: opened.layout)
@@ -53,12 +55,6 @@ struct TestImage: ParsableCommand {
         print("\(results.count - failed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode(1) }
     }
-}
-
-/// Opens an image reference; a bare NAME:TAG that the local store holds is taken from there.
-func openImage(_ text: String) throws -> OpenedImage {
-    if let store = try storeHolding(text) { return try LocalImages.open(.layout(path: store.path, tag: text)) }
-    return try LocalImages.open(try ImageReference(parsing: text))
 }
 
 /// The local store, when `text` is a bare NAME:TAG it holds.

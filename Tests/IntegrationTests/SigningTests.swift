@@ -24,11 +24,19 @@ actor SignedCatalog {
         return environment.merging(extra) { $1 }
     }
 
-    private var made: (layout: String, spec: String, key: String, pub: String, output: String)?
+    typealias Made = (layout: String, spec: String, key: String, pub: String, output: String)
+    private var making: Task<Made, Error>?
 
-    /// The layout (tags latest, latest-dev), spec, key pair, and what the build printed.
-    func signed() async throws -> (layout: String, spec: String, key: String, pub: String, output: String) {
-        if let made { return made }
+    /// The layout (tags latest, latest-dev), spec, key pair, and what the build printed; made
+    /// once, however many tests ask at the same time.
+    func signed() async throws -> Made {
+        if let making { return try await making.value }
+        let task = Task { try await make() }
+        making = task
+        return try await task.value
+    }
+
+    private func make() async throws -> Made {
         // The CLI's cache is $XDG_CACHE_HOME/harden: point it at the tests' shared mirror cache.
         let shared = ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache"
         try FileSystem.createDirectory(shared)
@@ -40,8 +48,7 @@ actor SignedCatalog {
         guard keys.status == 0 else { throw TestSetupError(description: "keygen failed: \(keys.stderr)") }
         let build = try run(harden, ["build", spec, "--key", dir.path + "/signer.key", "--output", "oci:\(dir.path)/signed"], environment: environment())
         guard build.status == 0 else { throw TestSetupError(description: "signed build failed: \(build.stderr)") }
-        made = (dir.path + "/signed", spec, dir.path + "/signer.key", dir.path + "/signer.pub", build.output + build.stderr)
-        return made!
+        return (dir.path + "/signed", spec, dir.path + "/signer.key", dir.path + "/signer.pub", build.output + build.stderr)
     }
 }
 

@@ -1,4 +1,5 @@
 import Archive
+import ContainerRuntime
 import Foundation
 
 /// The result of running an external program.
@@ -94,50 +95,45 @@ public func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E3779B97F4A7C15, tex
 }
 
 /// A static HTTP server on loopback (Python's http.server) serving `directory`, stopped on release.
+/// Spawned and reaped by this object alone (see `HarnessProcess`).
 public final class LocalHTTPServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
-    private let process: Process
+    private let pid: pid_t
 
     public init(directory: String) throws {
         self.directory = directory
         let python = try requireTool("python3")
         var lastError: Error = TestSetupError(description: "no free port")
+        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
         for _ in 0..<20 {
             let port = Int.random(in: 20_000...60_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            let pid: pid_t
             do {
-                try process.run()
+                pid = try HostProcess.spawn(python, ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory],
+                                            stdout: devNull, stderr: devNull, environment: environment)
             } catch {
                 lastError = error
                 continue
             }
             // Wait until it accepts connections (or died because the port was taken).
-            for _ in 0..<100 where process.isRunning {
+            for _ in 0..<100 where isAlive(pid) {
                 if LocalHTTPServer.canConnect(port: port) {
                     self.port = port
-                    self.process = process
+                    self.pid = pid
                     return
                 }
                 usleep(50_000)
             }
-            process.terminate()
+            HostProcess.kill(pid)
             lastError = TestSetupError(description: "python3 http.server did not start on port \(port)")
         }
         throw lastError
     }
 
-    deinit {
-        // SIGKILL and reap directly: Foundation's exit monitoring can miss a child during teardown.
-        let pid = process.processIdentifier
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
+    deinit { HostProcess.kill(pid) }
 
     /// The base URL, e.g. `http://127.0.0.1:34567`.
     public var url: String { "http://127.0.0.1:\(port)" }
@@ -181,4 +177,11 @@ public func pythonTar(_ members: [(name: String, type: String, link: String)]) t
     sys.stdout.buffer.write(buf.getvalue())
     """
     return try run("python3", ["-c", script]).stdout
+}
+
+/// Whether the child `pid` is running (a zombie, exited but not yet reaped, is not).
+public func isAlive(_ pid: pid_t) -> Bool {
+    guard let stat = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096),
+          let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return false }
+    return stat[close + 2] != UInt8(ascii: "Z") && stat[close + 2] != UInt8(ascii: "X")
 }
