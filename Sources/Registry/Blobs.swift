@@ -22,8 +22,10 @@ extension RegistryClient {
     /// Puts the blob `descriptor` (its bytes in the file `path`) into `repository`: skipped when
     /// the registry has it, mounted from `mountFrom` when possible, else uploaded (one PUT up to
     /// `monolithicLimit`, chunks after that, resumed from the offset the registry reports after
-    /// a dropped connection, started over only when the registry has lost the upload).
+    /// a dropped connection, started over only when the registry has lost the upload). When the
+    /// file is not there yet, `fetchFirst` brings it (only if the upload is really needed).
     public func pushBlob(_ descriptor: Descriptor, file path: String, to repository: String, mountFrom: String? = nil,
+                         fetchFirst: (@Sendable () async throws -> Void)? = nil,
                          progress: (@Sendable (Int) -> Void)? = nil) async throws -> BlobPushOutcome {
         let scope = AccessScope.push(repository).adding(mountFrom.map { .pull($0) } ?? AccessScope())
         if try await blobSize(descriptor.digest, in: repository, scope: scope) != nil {
@@ -49,6 +51,7 @@ extension RegistryClient {
             try await expect(started, [202], step: step)
             _ = try? await started.bytes(limit: 1 << 16)
             var location = try location(started, relativeTo: startURL, step: step)
+            if let fetchFirst, !FileSystem.exists(path) { try await fetchFirst() }
 
             do {
                 if descriptor.size <= options.monolithicLimit {

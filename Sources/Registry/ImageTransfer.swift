@@ -24,8 +24,9 @@ extension RegistrySession {
         progress?.expect(blobs: blobs.count, bytes: blobs.reduce(0) { $0 + $1.size })
         let onBytes = progress?.byteCounter
         let outcomes = try await forEachConcurrently(blobs, limit: options.parallelTransfers) { (blob: Descriptor) -> BlobPushOutcome in
+            let fetch = try Self.fetcher(for: blob, in: layout, mountFrom: mountFrom, client: client)
             let outcome = try await client.pushBlob(blob, file: layout.blobPath(blob.digest), to: repository, mountFrom: mountFrom,
-                                                    progress: onBytes)
+                                                    fetchFirst: fetch, progress: onBytes)
             progress?.blobDone()
             return outcome
         }
@@ -53,6 +54,15 @@ extension RegistrySession {
             report.attachments += 1
         }
         return report
+    }
+
+    /// For a blob not held in `layout` (a copy within one registry): what fetches it from the
+    /// mount source, used only if the registry declines the mount.
+    private static func fetcher(for blob: Descriptor, in layout: ImageLayout, mountFrom: String?,
+                                client: RegistryClient) throws -> (@Sendable () async throws -> Void)? {
+        if layout.hasBlob(blob.digest) { return nil }
+        guard let mountFrom else { throw OCIError.blobNotFound(blob.digest.description) }
+        return { try await client.pullBlob(blob, from: mountFrom, into: layout) }
     }
 
     static func isManifestType(_ type: String) -> Bool { MediaType.isManifest(type) || MediaType.isIndex(type) }
@@ -118,10 +128,27 @@ extension RegistrySession {
     /// Pulls `source` into `layout` and tags it `tag`: an index with every manifest, or with
     /// `platform` only the manifest for it. Every blob and manifest is verified against its
     /// digest before it is stored; the tag is written last. Attachments come along (referrers
-    /// API or tag schema, and cosign tags) unless `attachments` is false.
+    /// API or tag schema, and cosign tags) unless `attachments` is false. Without `blobs` only
+    /// the manifests are fetched (for a copy that mounts the blobs).
+    /// Copies `source` to `destination`. Within one registry the blobs are mounted from the
+    /// source repository, not downloaded (only one the registry will not mount goes through
+    /// here); across registries the image is pulled into a temporary layout and pushed.
+    @discardableResult
+    public func copy(_ source: RegistryReference, to destination: RegistryReference, platform: Platform? = nil,
+                     progress: TransferProgress? = nil) async throws -> (root: Descriptor, report: TransferReport) {
+        let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-copy")
+        defer { try? FileSystem.remove(scratch) }
+        let layout = try ImageLayout.create(at: scratch + "/layout")
+        let sameRegistry = source.registry == destination.registry
+        let (root, _) = try await pull(source, into: layout, tag: nil, platform: platform, blobs: !sameRegistry, progress: sameRegistry ? nil : progress)
+        let report = try await push(root, from: layout, to: destination, mountFrom: sameRegistry ? source.repository : nil, progress: progress)
+        return (root, report)
+    }
+
     @discardableResult
     public func pull(_ source: RegistryReference, into layout: ImageLayout, tag: String?, platform: Platform? = nil,
-                     attachments: Bool = true, progress: TransferProgress? = nil) async throws -> (root: Descriptor, report: TransferReport) {
+                     attachments: Bool = true, blobs: Bool = true,
+                     progress: TransferProgress? = nil) async throws -> (root: Descriptor, report: TransferReport) {
         let client = try client(for: source.registry)
         let repository = source.repository
         var report = TransferReport()
@@ -132,11 +159,11 @@ extension RegistrySession {
             root = try ImageGraph.manifest(for: platform, under: root, in: layout)
             stored = try ImageGraph.reachable(from: root, in: layout).filter { Self.isManifestType($0.mediaType) }
         }
-        try await fetchBlobs(of: stored, client: client, repository: repository, into: layout, report: &report, progress: progress)
+        if blobs { try await fetchBlobs(of: stored, client: client, repository: repository, into: layout, report: &report, progress: progress) }
         if attachments {
             for subject in stored where MediaType.isManifest(subject.mediaType) || subject.digest == root.digest {
                 report.attachments += try await pullAttachments(of: subject.digest, client: client, repository: repository,
-                                                                into: layout, report: &report, progress: progress)
+                                                                into: layout, blobs: blobs, report: &report, progress: progress)
             }
         }
         var entry = root
@@ -208,7 +235,7 @@ extension RegistrySession {
 
     /// Pulls what is attached to `subject`: its referrers (API, else the `sha256-<hex>` tag)
     /// and cosign's `.sig`/`.att` tags, stored under the same local tags. Returns how many.
-    private func pullAttachments(of subject: Digest, client: RegistryClient, repository: String, into layout: ImageLayout,
+    private func pullAttachments(of subject: Digest, client: RegistryClient, repository: String, into layout: ImageLayout, blobs: Bool,
                                  report: inout TransferReport, progress: TransferProgress?) async throws -> Int {
         var count = 0
         let referrersTag = ImageLayout.referrersTag(for: subject)
@@ -221,7 +248,7 @@ extension RegistrySession {
             let artifacts = referrers.filter { MediaType.isManifest($0.mediaType) }
             for artifact in artifacts {
                 let manifests = try await fetchManifests(artifact, client: client, repository: repository, into: layout, report: &report, platformOnly: nil)
-                try await fetchBlobs(of: manifests, client: client, repository: repository, into: layout, report: &report, progress: progress)
+                if blobs { try await fetchBlobs(of: manifests, client: client, repository: repository, into: layout, report: &report, progress: progress) }
             }
             let index = try layout.writeIndex(of: artifacts.sorted { $0.digest < $1.digest })
             try layout.tag(index, as: referrersTag)
@@ -231,7 +258,7 @@ extension RegistrySession {
             let name = referrersTag + "." + suffix
             guard let found = try await client.manifestIfPresent(name, in: repository), MediaType.isManifest(found.mediaType) else { continue }
             let manifests = try await fetchManifests(found.descriptor, client: client, repository: repository, into: layout, report: &report, platformOnly: nil)
-            try await fetchBlobs(of: manifests, client: client, repository: repository, into: layout, report: &report, progress: progress)
+            if blobs { try await fetchBlobs(of: manifests, client: client, repository: repository, into: layout, report: &report, progress: progress) }
             try layout.tag(found.descriptor, as: name)
             count += 1
         }

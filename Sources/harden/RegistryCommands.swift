@@ -84,14 +84,15 @@ func copyImage(from source: ImageReference, to destination: ImageReference, regi
             try await withTransferProgress("pulling") { try await session.pull(remote, into: layout, tag: tag, platform: platform, progress: $0) }
         }
         return (root.digest, report)
+    case (.registry(let from), .registry(let remote)):
+        let (root, report) = try await RegistrySession.with(registry.options) { session in
+            try await withTransferProgress("copying") { try await session.copy(from, to: remote, platform: platform, progress: $0) }
+        }
+        return (root.digest, report)
     case (_, .registry(let remote)):
         let opened = try await openImage(source.description, registry: registry, platform: platform)
-        var mountFrom: String?
-        if case .registry(let from) = source, from.registry == remote.registry { mountFrom = from.repository }
         let report = try await RegistrySession.with(registry.options) { session in
-            try await withTransferProgress("pushing") { progress in
-                try await session.push(opened.root, from: opened.layout, to: remote, mountFrom: mountFrom, progress: progress)
-            }
+            try await withTransferProgress("pushing") { try await session.push(opened.root, from: opened.layout, to: remote, progress: $0) }
         }
         return (opened.root.digest, report)
     default:
