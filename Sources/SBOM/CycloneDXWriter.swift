@@ -81,7 +81,7 @@ public enum CycloneDXWriter {
     }
 
     static func bom(_ inventory: ImageInventory) -> BOM {
-        let imagePurl = PackageURL.oci(imageName: inventory.imageName, digest: inventory.imageDigest)
+        let imagePurl = PackageURL.oci(imageName: inventory.imageName, digest: inventory.imageDigest, repositoryURL: inventory.repositoryURL)
         let osRef = "os:\(inventory.osName)@\(inventory.osVersion)"
         var components = [Component(type: "operating-system", bomRef: osRef, name: inventory.osName, version: inventory.osVersion)]
         var refs: [String] = []

@@ -91,6 +91,9 @@ public struct ImageInventory: Sendable {
     public var warnings: [String]
     /// Every regular file with its digests, sorted by path (only when asked for: nil otherwise).
     public var files: [InventoryFile]?
+    /// Where the image lives (`registry.example/team/app`) when it was read from a registry: the
+    /// `repository_url` of its `pkg:oci` purl.
+    public var repositoryURL: String?
 
     /// Creates an inventory from its parts (packages are sorted and given purls if they lack one).
     public init(imageName: String, imageDigest: Digest, architecture: String, created: String? = nil,

@@ -12,9 +12,16 @@ public enum PackageURL {
     }
 
     /// `pkg:oci/NAME@sha256%3AHEX` for an image; `NAME` is the last path segment of `imageName`, lower-cased.
-    public static func oci(imageName: String, digest: Digest) -> String {
+    /// With `repositoryURL` (`registry.example:5000/team/app`), the `repository_url` qualifier, its `/`
+    /// and `:` kept as the purl spec's own examples write them.
+    public static func oci(imageName: String, digest: Digest, repositoryURL: String? = nil) -> String {
         let name = imageName.split(separator: "/").last.map(String.init) ?? imageName
-        return "pkg:oci/\(encode(name.lowercased()))@\(encode(digest.description))"
+        let base = "pkg:oci/\(encode(name.lowercased()))@\(encode(digest.description))"
+        guard let repositoryURL else { return base }
+        let kept = repositoryURL.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            segment.split(separator: ":", omittingEmptySubsequences: false).map { encode(String($0)) }.joined(separator: ":")
+        }
+        return base + "?repository_url=" + kept.joined(separator: "/")
     }
 
     /// Percent-encodes everything but the purl spec's unreserved characters.

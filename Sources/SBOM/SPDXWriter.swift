@@ -94,7 +94,7 @@ public enum SPDXWriter {
         var packages: [Package] = [
             Package(SPDXID: containerID, name: inventory.imageName, versionInfo: inventory.imageDigest.description,
                     primaryPackagePurpose: "CONTAINER",
-                    externalRefs: [ExternalRef(referenceLocator: PackageURL.oci(imageName: inventory.imageName, digest: inventory.imageDigest))]),
+                    externalRefs: [ExternalRef(referenceLocator: PackageURL.oci(imageName: inventory.imageName, digest: inventory.imageDigest, repositoryURL: inventory.repositoryURL))]),
             Package(SPDXID: osID, name: inventory.osName, versionInfo: inventory.osVersion, primaryPackagePurpose: "OPERATING-SYSTEM"),
         ]
         var relationships = [

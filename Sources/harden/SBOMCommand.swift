@@ -72,7 +72,8 @@ struct SBOMCommand: AsyncParsableCommand {
             return
         }
         let name = image.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? image
-        let inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name, includingFiles: files)
+        var inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name, includingFiles: files)
+        if case .registry(let remote)? = try? ImageReference(parsing: image) { inventory.repositoryURL = remote.registry + "/" + remote.repository }
         for warning in inventory.warnings { note("warning: \(warning)") }
         let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)
         let listed = inventory.files.map { ", \($0.count) files" } ?? ""

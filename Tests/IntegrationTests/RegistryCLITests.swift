@@ -72,6 +72,15 @@ struct RegistryCLITests {
         let sbom = try run(harden, ["sbom", "\(registry.host)/hardened/base:latest", "--platform", "linux/amd64", "--format", "cyclonedx-json"],
                            environment: environment)
         #expect(sbom.status == 0 && sbom.output.contains("\"bomFormat\""), "\(sbom.stderr)")
+        // Read from the layers of a registry image, the image's purl names where it lives; pyspdxtools accepts it.
+        let spdx = dir.path + "/registry.spdx.json"
+        let rescan = try run(harden, ["sbom", "\(registry.host)/hardened/base:latest", "--platform", "linux/amd64", "--rescan", "--output", spdx],
+                             environment: environment)
+        #expect(rescan.status == 0, "\(rescan.stderr)")
+        let text = String(decoding: try FileSystem.read(spdx), as: UTF8.self)
+        #expect(text.contains("?repository_url=\(registry.host)/hardened/base"), "\(text.prefix(2000))")
+        let check = try run("pyspdxtools", ["-i", spdx])
+        #expect(check.status == 0, "\(check.output)\(check.stderr)")
     }
 
     @Test("login checks and saves credentials (Docker config, mode 0600), push uses them, logout removes them")

@@ -123,3 +123,15 @@ import TestSupport
         #expect(spdx.contains("\"created\" : \"2024-05-06T05:08:09Z\""))
     }
 }
+
+@Suite("pkg:oci purls")
+struct OCIPackageURLTests {
+    @Test("the digest is encoded; repository_url keeps the registry's host, port and path")
+    func repositoryURL() throws {
+        let digest = try Digest("sha256:" + String(repeating: "ab", count: 32))
+        #expect(PackageURL.oci(imageName: "team/Python", digest: digest) == "pkg:oci/python@sha256%3A" + String(repeating: "ab", count: 32))
+        #expect(PackageURL.oci(imageName: "python", digest: digest, repositoryURL: "registry.example:5000/team/python")
+                == "pkg:oci/python@sha256%3A" + String(repeating: "ab", count: 32) + "?repository_url=registry.example:5000/team/python")
+        #expect(PackageURL.oci(imageName: "a", digest: digest, repositoryURL: "r.example/a b").hasSuffix("?repository_url=r.example/a%20b"))
+    }
+}
