@@ -26,18 +26,28 @@ func withTransferProgress<T: Sendable>(_ verb: String, _ body: (TransferProgress
     let progress = TransferProgress()
     guard isatty(2) == 1 else { return try await body(progress) }
     let drawer = Task {
-        while !Task.isCancelled {
+        while true {
             try? await Task.sleep(for: .milliseconds(250))
+            if Task.isCancelled { return }
             let s = progress.snapshot
             guard s.blobs > 0 else { continue }
             FileHandle.standardError.write(Data("\r\u{1B}[K  \(verb) \(s.blobsDone)/\(s.blobs) blobs, \(formatBytes(s.bytesDone)) of \(formatBytes(s.bytes))".utf8))
         }
     }
-    defer {
+    // The line is cleared only once the drawer has stopped, so nothing is drawn after it.
+    func stop() async {
         drawer.cancel()
+        await drawer.value
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
-    return try await body(progress)
+    do {
+        let result = try await body(progress)
+        await stop()
+        return result
+    } catch {
+        await stop()
+        throw error
+    }
 }
 
 /// One line on what a transfer did.
