@@ -231,6 +231,7 @@ extension RegistrySession {
             return true
         }
         report.blobsDownloaded += missing.count
+        report.bytesReceived += missing.reduce(0) { $0 + $1.size }
     }
 
     /// Pulls what is attached to `subject`: its referrers (API, else the `sha256-<hex>` tag)

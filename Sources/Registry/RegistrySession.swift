@@ -75,6 +75,7 @@ public struct TransferReport: Sendable, Equatable {
     public var blobsSkipped = 0
     public var blobsMounted = 0
     public var bytesSent: Int64 = 0
+    public var bytesReceived: Int64 = 0
     public var manifests = 0
     public var attachments = 0
     /// Chunked uploads continued from the registry's offset, and uploads started over.

@@ -52,7 +52,9 @@ func withTransferProgress<T: Sendable>(_ verb: String, _ body: (TransferProgress
 
 /// One line on what a transfer did.
 func summary(_ report: TransferReport) -> String {
-    var parts = ["\(report.blobsUploaded + report.blobsDownloaded) blobs moved (\(formatBytes(report.bytesSent)) sent)",
+    let moved = [report.bytesSent > 0 || report.blobsUploaded > 0 ? "\(formatBytes(report.bytesSent)) sent" : nil,
+                 report.blobsDownloaded > 0 ? "\(formatBytes(report.bytesReceived)) received" : nil].compactMap { $0 }
+    var parts = ["\(report.blobsUploaded + report.blobsDownloaded) blobs moved" + (moved.isEmpty ? "" : " (\(moved.joined(separator: ", ")))"),
                  "\(report.blobsSkipped) already there"]
     if report.blobsMounted > 0 { parts.append("\(report.blobsMounted) mounted") }
     parts.append("\(report.manifests) manifests")

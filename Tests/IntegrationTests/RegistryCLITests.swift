@@ -67,6 +67,11 @@ struct RegistryCLITests {
         let root = try original.resolve(tag: "latest")
         let attached = Set(try original.attachmentTags(of: root).map(\.descriptor.digest))
         #expect(Set(try pulled.attachmentTags(of: root).map(\.descriptor.digest)) == attached)
+        // trivy reads the pushed image from the registry and finds its Debian packages (SBOM mode, no DB).
+        let trivy = try run("trivy", ["image", "--insecure", "--quiet", "--format", "cyclonedx", "--platform", "linux/amd64",
+                                      "\(registry.host)/hardened/base:latest"], environment: environment.merging(["TRIVY_NO_PROGRESS": "true"]) { $1 })
+        #expect(trivy.status == 0, "\(trivy.stderr)")
+        #expect(trivy.output.contains("pkg:deb/debian/base-files@"), "\(trivy.output.prefix(1500))")
         let inspect = try run(harden, ["inspect", "\(registry.host)/hardened/base:latest"], environment: environment)
         #expect(inspect.status == 0 && inspect.output.contains("amd64") && inspect.output.contains("arm64"), "\(inspect.stderr)")
         let sbom = try run(harden, ["sbom", "\(registry.host)/hardened/base:latest", "--platform", "linux/amd64", "--format", "cyclonedx-json"],
