@@ -161,15 +161,22 @@ public enum FileSystem {
         }
     }
 
+    /// The name in a `readdir` entry, read in place up to its NUL. (Copying `d_name` as a value
+    /// reads all 256 bytes of the declared array, past the end of a short record: at the end of
+    /// readdir's buffer that is past the end of the mapping.)
+    public static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeMutablePointer(to: &entry.pointee.d_name) { tuple in
+            tuple.withMemoryRebound(to: CChar.self, capacity: 1) { String(cString: $0) }
+        }
+    }
+
     /// The names in a directory (without `.` and `..`), sorted by bytes.
     public static func listDirectory(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw ArchiveError.io(path: path, operation: "opendir", errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = FileSystem.entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Archive
 import CLinux
 import Foundation
 
@@ -483,7 +484,7 @@ public enum BuildIsolation {
         defer { closedir(directory) }
         let own = dirfd(directory)
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = FileSystem.entryName(entry)
             guard let fd = Int32(name), fd > 2, fd != own else { continue }
             if fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 { throw failure("mark descriptor \(fd) close-on-exec") }
         }
@@ -721,7 +722,7 @@ public enum BuildIsolation {
             defer { closedir(handle) }
             var names: [String] = []
             while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = FileSystem.entryName(entry)
                 if name != "." && name != ".." && matching(name) { names.append(directory + "/" + name) }
             }
             return names
@@ -794,7 +795,7 @@ public enum BuildIsolation {
             defer { closedir(directory) }
             var entries = 0
             while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = FileSystem.entryName(entry)
                 if name != "." && name != ".." { entries += 1 }
             }
             return Attempt(target: target, reached: entries > 0,
@@ -816,7 +817,7 @@ public enum BuildIsolation {
         var reached = false
         var seen: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = FileSystem.entryName(entry)
             guard let fd = Int32(name), fd != own else { continue }
             let target = linkTarget("/proc/self/fd/\(fd)") ?? "?"
             let onHidden = hidden.contains(target)
@@ -871,7 +872,7 @@ public enum BuildIsolation {
         var opened: [String] = []
         var denied = ""
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = FileSystem.entryName(entry)
             guard Int32(name) != nil else { continue }
             let path = "/proc/\(parent)/fd/\(name)"
             let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
