@@ -324,6 +324,32 @@ struct RegistryAuthTests {
         #expect(storage.allSatisfy { !$0.authorization })
     }
 
+    @Test("an identity token (Docker's identitytoken) buys access tokens with the OAuth2 refresh grant")
+    func identityToken() async throws {
+        let registry = try TestRegistry(auth: .token(user: "erin", password: "pw-erin", ttl: 60))
+        let server = try #require(registry.tokenServer)
+        let answer = try runChecked("curl", ["-s", "-X", "POST", "--data",
+                                             "grant_type=password&username=erin&password=pw-erin&access_type=offline&service=harden-registry&client_id=test",
+                                             server + "/token"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any])
+        let refresh = try #require(json["refresh_token"] as? String)
+        let dir = try TemporaryDirectory()
+        try dir.write("config.json", Array(#"{"auths":{"\#(registry.host)":{"identitytoken":"\#(refresh)"}}}"#.utf8))
+        let image = try TestImage(layerSizes: [30_000], platforms: ["amd64"])
+        let target = try reference(registry.host, "team/app:v1")
+        let before = try registry.tokensIssued()
+        try await RegistrySession.with(testOptions(config: dir.path + "/config.json")) {
+            _ = try await $0.push(image.root, from: image.layout, to: target)
+        }
+        #expect(try registry.tokensIssued() == before + 1)
+        #expect(registry.log().contains("refresh_token"))
+        try dir.write("config.json", Array(#"{"auths":{"\#(registry.host)":{"identitytoken":"not-a-refresh-token"}}}"#.utf8))
+        let refused = await errorText {
+            try await RegistrySession.with(testOptions(config: dir.path + "/config.json")) { _ = try await $0.manifest(for: target) }
+        }
+        #expect(refused?.contains("the token server refused") == true, "\(refused ?? "no error")")
+    }
+
     @Test("an expired token is refused with a clear error")
     func expiredToken() async throws {
         let registry = try TestRegistry(auth: .token(user: "bob", password: "hunter2", ttl: -30))
