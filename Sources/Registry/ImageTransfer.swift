@@ -65,6 +65,15 @@ extension RegistrySession {
         return { try await client.pullBlob(blob, from: mountFrom, into: layout) }
     }
 
+    /// Which blobs a pull fetches besides the manifests.
+    public enum BlobSelection: Sendable {
+        case all
+        /// Configs, not layers: enough to inspect an image.
+        case configs
+        /// No blob: the manifests only.
+        case manifestsOnly
+    }
+
     static func isManifestType(_ type: String) -> Bool { MediaType.isManifest(type) || MediaType.isIndex(type) }
 
     private func putManifest(_ descriptor: Descriptor, from layout: ImageLayout, reference: String,
@@ -128,8 +137,8 @@ extension RegistrySession {
     /// Pulls `source` into `layout` and tags it `tag`: an index with every manifest, or with
     /// `platform` only the manifest for it. Every blob and manifest is verified against its
     /// digest before it is stored; the tag is written last. Attachments come along (referrers
-    /// API or tag schema, and cosign tags) unless `attachments` is false. Without `blobs` only
-    /// the manifests are fetched (for a copy that mounts the blobs).
+    /// API or tag schema, and cosign tags) unless `attachments` is false. `blobs` may leave out
+    /// the layers (for inspecting) or every blob (for a copy that mounts them).
     /// Copies `source` to `destination`. Within one registry the blobs are mounted from the
     /// source repository, not downloaded (only one the registry will not mount goes through
     /// here); across registries the image is pulled into a temporary layout and pushed.
@@ -140,14 +149,15 @@ extension RegistrySession {
         defer { try? FileSystem.remove(scratch) }
         let layout = try ImageLayout.create(at: scratch + "/layout")
         let sameRegistry = source.registry == destination.registry
-        let (root, _) = try await pull(source, into: layout, tag: nil, platform: platform, blobs: !sameRegistry, progress: sameRegistry ? nil : progress)
+        let (root, _) = try await pull(source, into: layout, tag: nil, platform: platform, blobs: sameRegistry ? .manifestsOnly : .all,
+                                   progress: sameRegistry ? nil : progress)
         let report = try await push(root, from: layout, to: destination, mountFrom: sameRegistry ? source.repository : nil, progress: progress)
         return (root, report)
     }
 
     @discardableResult
     public func pull(_ source: RegistryReference, into layout: ImageLayout, tag: String?, platform: Platform? = nil,
-                     attachments: Bool = true, blobs: Bool = true,
+                     attachments: Bool = true, blobs: BlobSelection = .all,
                      progress: TransferProgress? = nil) async throws -> (root: Descriptor, report: TransferReport) {
         let client = try client(for: source.registry)
         let repository = source.repository
@@ -159,11 +169,14 @@ extension RegistrySession {
             root = try ImageGraph.manifest(for: platform, under: root, in: layout)
             stored = try ImageGraph.reachable(from: root, in: layout).filter { Self.isManifestType($0.mediaType) }
         }
-        if blobs { try await fetchBlobs(of: stored, client: client, repository: repository, into: layout, report: &report, progress: progress) }
+        if blobs != .manifestsOnly {
+            try await fetchBlobs(of: stored, client: client, repository: repository, into: layout, configsOnly: blobs == .configs,
+                                 report: &report, progress: progress)
+        }
         if attachments {
             for subject in stored where MediaType.isManifest(subject.mediaType) || subject.digest == root.digest {
                 report.attachments += try await pullAttachments(of: subject.digest, client: client, repository: repository,
-                                                                into: layout, blobs: blobs, report: &report, progress: progress)
+                                                                into: layout, blobs: blobs != .manifestsOnly, report: &report, progress: progress)
             }
         }
         var entry = root
@@ -214,12 +227,12 @@ extension RegistrySession {
 
     /// Downloads the configs and layers of `manifests` (in parallel), verified.
     private func fetchBlobs(of manifests: [Descriptor], client: RegistryClient, repository: String, into layout: ImageLayout,
-                            report: inout TransferReport, progress: TransferProgress?) async throws {
+                            configsOnly: Bool = false, report: inout TransferReport, progress: TransferProgress?) async throws {
         var seen = Set<Digest>()
         var blobs: [Descriptor] = []
         for manifest in manifests where MediaType.isManifest(manifest.mediaType) {
             let parsed = try layout.readDocument(ImageManifest.self, manifest, kind: "image manifest")
-            blobs += ([parsed.config] + parsed.layers).filter { seen.insert($0.digest).inserted }
+            blobs += ([parsed.config] + (configsOnly ? [] : parsed.layers)).filter { seen.insert($0.digest).inserted }
         }
         let missing = blobs.filter { !layout.hasBlob($0.digest) }
         report.blobsSkipped += blobs.count - missing.count

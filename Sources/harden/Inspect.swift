@@ -29,7 +29,8 @@ struct Inspect: AsyncParsableCommand {
     @OptionGroup var registry: RegistryFlags
 
     func run() async throws {
-        let opened = try await openImage(image, registry: registry)
+        // Manifests and configs are all it reads: a registry image's layers stay where they are.
+        let opened = try await openImage(image, registry: registry, blobs: .configs)
         if raw {
             print(String(decoding: try opened.layout.readBlob(opened.root), as: UTF8.self))
             return

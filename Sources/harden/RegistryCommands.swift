@@ -63,9 +63,11 @@ func summary(_ report: TransferReport) -> String {
     return parts.joined(separator: ", ")
 }
 
-/// Opens any image reference, pulling registry images (with their attachments) into a
-/// temporary layout; a bare NAME:TAG that the local store holds is taken from there.
-func openImage(_ text: String, registry: RegistryFlags = RegistryFlags(), platform: Platform? = nil) async throws -> OpenedImage {
+/// Opens any image reference, pulling registry images (with their attachments; `blobs` may
+/// leave out the layers) into a temporary layout; a bare NAME:TAG that the local store holds is
+/// taken from there.
+func openImage(_ text: String, registry: RegistryFlags = RegistryFlags(), platform: Platform? = nil,
+               blobs: RegistrySession.BlobSelection = .all) async throws -> OpenedImage {
     if let store = try storeHolding(text) { return try LocalImages.open(.layout(path: store.path, tag: text)) }
     let reference = try ImageReference(parsing: text)
     guard case .registry(let remote) = reference else { return try LocalImages.open(reference) }
@@ -74,7 +76,7 @@ func openImage(_ text: String, registry: RegistryFlags = RegistryFlags(), platfo
         let layout = try ImageLayout.create(at: scratch + "/layout")
         let (root, _) = try await RegistrySession.with(registry.options) { session in
             try await withTransferProgress("pulling") { progress in
-                try await session.pull(remote, into: layout, tag: nil, platform: platform, progress: progress)
+                try await session.pull(remote, into: layout, tag: nil, platform: platform, blobs: blobs, progress: progress)
             }
         }
         return OpenedImage(layout: layout, root: root, temporaryDirectory: scratch)

@@ -117,6 +117,26 @@ struct RegistryClientTests {
         #expect(error?.contains("linux/s390x") == true && error?.contains("linux/amd64") == true)
     }
 
+    @Test("a pull for inspecting fetches manifests and configs, no layer")
+    func configsOnly() async throws {
+        let registry = try TestRegistry()
+        let image = try TestImage()
+        let target = try reference(registry.host, "inspect/app:v1")
+        let pulled = try TemporaryDirectory()
+        let into = try ImageLayout.create(at: pulled.path + "/layout")
+        let (root, report) = try await RegistrySession.with(testOptions()) { session in
+            try await session.push(image.root, from: image.layout, to: target)
+            return try await session.pull(target, into: into, tag: nil, blobs: .configs)
+        }
+        #expect(report.blobsDownloaded == 2 && report.manifests == 3)
+        for manifest in try ImageGraph.manifests(under: root, in: into) {
+            let parsed = try into.readDocument(ImageManifest.self, manifest, kind: "manifest")
+            #expect(into.hasBlob(parsed.config.digest))
+            #expect(parsed.layers.allSatisfy { !into.hasBlob($0.digest) })
+        }
+        #expect(try ImageInspection.inspect(root, in: into, reference: target.description).text().contains("arm64"))
+    }
+
     @Test("a second push uploads no blob (counted at a proxy): HEAD answers for each")
     func secondPushUploadsNothing() async throws {
         let registry = try TestRegistry()
