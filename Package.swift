@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "Policy", targets: ["Policy"]),
         .library(name: "Registry", targets: ["Registry"]),
+        .library(name: "Vulnerability", targets: ["Vulnerability"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -81,6 +82,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Vulnerability data (the Debian Security Tracker feed) and the tracker's matching rules.
+        .target(name: "Vulnerability", dependencies: ["Debian"]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
@@ -111,6 +114,7 @@ let package = Package(
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "Debian", "Archive", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
