@@ -83,7 +83,7 @@ let package = Package(
             ]
         ),
         // Vulnerability data (the Debian Security Tracker feed) and the tracker's matching rules.
-        .target(name: "Vulnerability", dependencies: ["Debian"]),
+        .target(name: "Vulnerability", dependencies: ["Debian", "SBOM"]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "Debian", "Archive", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Vulnerability", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

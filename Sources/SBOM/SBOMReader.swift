@@ -96,14 +96,20 @@ public enum SBOMReader {
                 let email = (supplierEntity?["contact"] as? [[String: Any]])?.first?["email"] as? String
                 let supplier = (supplierEntity?["name"] as? String).map { name in email.map { "\(name) <\($0)>" } ?? name }
                 if var parsed = debPackage(purl: purl, license: license, maintainer: supplier) {
-                    // Source name and version as Harden (harden:package:sourceName) and trivy (aquasecurity:trivy:SrcName) record them.
+                    // Source name and version as Harden (harden:package:sourceName, sourceVersion: the whole
+                    // version) and trivy (aquasecurity:trivy:SrcName; SrcEpoch, SrcVersion and SrcRelease apart) record them.
+                    var properties: [String: String] = [:]
                     for property in component["properties"] as? [[String: Any]] ?? [] {
                         guard let key = property["name"] as? String, let value = property["value"] as? String else { continue }
-                        if key.hasSuffix(":sourceName") || key.hasSuffix(":SrcName") { parsed.sourceName = value }
-                        if key.hasSuffix(":sourceVersion") || key.hasSuffix(":SrcVersion") { parsed.sourceVersion = value }
-                        if key.hasSuffix(":SrcEpoch"), let epoch = Int(value), epoch > 0, !parsed.sourceVersion.contains(":") {
-                            parsed.sourceVersion = "\(epoch):\(parsed.sourceVersion)"
-                        }
+                        properties[String(key.split(separator: ":").last ?? Substring(key))] = value
+                    }
+                    if let source = properties["sourceName"] ?? properties["SrcName"] { parsed.sourceName = source }
+                    if let version = properties["sourceVersion"] {
+                        parsed.sourceVersion = version
+                    } else if let upstream = properties["SrcVersion"] {
+                        let epoch = properties["SrcEpoch"].flatMap(Int.init).map { $0 > 0 ? "\($0):" : "" } ?? ""
+                        let release = properties["SrcRelease"].map { $0.isEmpty ? "" : "-" + $0 } ?? ""
+                        parsed.sourceVersion = epoch + upstream + release
                     }
                     inventory.append(parsed)
                 } else {
