@@ -315,7 +315,8 @@ struct RegistryAuthTests {
             // Past the token's lifetime the next request buys a new one and succeeds.
             try await Task.sleep(for: .seconds(lifetime + 1))
             _ = try await session.manifest(for: target)
-            #expect(try await session.client(for: registry.host).tokensFetched() == afterPush + 1)
+            // (More than one when a loaded machine delays the request past the fresh token's lifetime too.)
+            #expect(try await session.client(for: registry.host).tokensFetched() > afterPush)
         }
         #expect(try registry.tokensIssued() >= 2)
         let wrong = await errorText {
