@@ -22,8 +22,7 @@ extension ImageLayout {
         descriptor.annotations = annotations
         var referrers = try self.referrers(of: subject.digest)
         referrers.removeAll { $0.digest == descriptor.digest || replacing($0) }
-        referrers.append(descriptor)
-        try tagReferrers(referrers, of: subject.digest)
+        try tagReferrers((referrers + [descriptor]).sorted { $0.digest < $1.digest }, of: subject.digest)
         return descriptor
     }
 
@@ -43,11 +42,7 @@ extension ImageLayout {
             for descriptor in try ImageGraph.reachable(from: artifact, in: source).reversed() { _ = try copyBlob(descriptor, from: source) }
         }
         if !attached.isEmpty {
-            var merged = try referrers(of: subject).filter { here in
-                !attached.contains { $0.digest == here.digest || Self.sameKind($0, here) }
-            }
-            merged += attached
-            try tagReferrers(merged, of: subject)
+            try tagReferrers(Self.mergeReferrers(try referrers(of: subject), adding: attached), of: subject)
         }
         let prefix = Self.referrersTag(for: subject) + "."
         for (name, descriptor) in try source.tags() where name.hasPrefix(prefix) {
@@ -55,14 +50,19 @@ extension ImageLayout {
         }
     }
 
-    /// Two referrers of one kind: the same artifact type and predicate type (a signature or an
-    /// attestation made again replaces the old one).
-    private static func sameKind(_ a: Descriptor, _ b: Descriptor) -> Bool {
-        a.artifactType != nil && a.artifactType == b.artifactType && a.annotations?["predicateType"] == b.annotations?["predicateType"]
+    /// `existing` referrers with `added` ones, in digest order: an existing referrer of the same
+    /// kind as an added one (same artifact type and predicate type: a signature or attestation
+    /// made again) is replaced by it; the others are kept.
+    public static func mergeReferrers(_ existing: [Descriptor], adding added: [Descriptor]) -> [Descriptor] {
+        func sameKind(_ a: Descriptor, _ b: Descriptor) -> Bool {
+            a.artifactType != nil && a.artifactType == b.artifactType && a.annotations?["predicateType"] == b.annotations?["predicateType"]
+        }
+        let kept = existing.filter { here in !added.contains { $0.digest == here.digest || sameKind($0, here) } }
+        return (kept + added).sorted { $0.digest < $1.digest }
     }
 
     private func tagReferrers(_ referrers: [Descriptor], of subject: Digest) throws {
-        let index = try writeIndex(of: referrers.sorted { $0.digest < $1.digest })
+        let index = try writeIndex(of: referrers)
         try tag(index, as: Self.referrersTag(for: subject))
     }
 }

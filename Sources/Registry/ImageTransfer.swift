@@ -96,22 +96,15 @@ extension RegistrySession {
             }
         }
         if api { return true }
-        var merged = artifacts
+        var existing: [Descriptor] = []
         if let remote = try await client.manifestIfPresent(tag, in: repository, scope: .push(repository)),
-           let existing = try? CanonicalJSON.decode(ImageIndex.self, from: remote.bytes, kind: "referrers index") {
-            merged += existing.manifests.filter { there in
-                !artifacts.contains { $0.digest == there.digest || Self.sameKind($0, there) }
-            }
+           let index = try? CanonicalJSON.decode(ImageIndex.self, from: remote.bytes, kind: "referrers index") {
+            existing = index.manifests
         }
-        merged.sort { $0.digest < $1.digest }
+        let merged = ImageLayout.mergeReferrers(existing, adding: artifacts)
         let bytes = try CanonicalJSON.encode(ImageIndex(manifests: merged))
         try await client.putManifest(bytes, mediaType: MediaType.imageIndex, reference: tag, in: repository)
         return false
-    }
-
-    /// One kind of referrer: same artifact type and predicate type (as the local store decides).
-    static func sameKind(_ a: Descriptor, _ b: Descriptor) -> Bool {
-        a.artifactType != nil && a.artifactType == b.artifactType && a.annotations?["predicateType"] == b.annotations?["predicateType"]
     }
 
     /// Pushes a cosign `.sig`/`.att` tag. Layers the registry's copy has and ours lacks (another

@@ -159,6 +159,10 @@ public final class RegistryClient: Sendable {
               scope: AccessScope, step: String, attempts: Int? = nil) async throws -> HTTPClientResponse {
         let url = try await self.url(target)
         var request = Outgoing(method: method, url: url, headers: headers, body: body)
+        // An upload Location on another host gets no credentials: they are this registry's.
+        guard Transport.origin(of: url) == Transport.origin(of: try await baseURL()) else {
+            return try await exchange(request, step: step, attempts: attempts)
+        }
         if let authorization = try await authorization(for: scope, step: step, fresh: false) {
             request.headers.replaceOrAdd(name: "Authorization", value: authorization)
         }

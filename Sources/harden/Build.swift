@@ -133,24 +133,27 @@ struct Build: AsyncParsableCommand {
                 try LocalImages.store(image.index, from: staging, to: other, platform: try platform.map { try Platform(parsing: $0) })
                 print("\(image.index.digest)  \(other)")
             }
-            if var remote = pushTarget {
-                // A tag the user wrote wins; else the image's own (python:3.11 → REPO:3.11).
-                let written = push?.split(separator: "/").last?.contains(":") == true ? remote.tag : nil
-                let base = written ?? String(image.tag.split(separator: ":").last ?? "latest")
-                remote.tag = image.variant == .dev ? base + "-dev" : base
-                let target = remote
-                let report = try await RegistrySession.with(registry.options) { session in
-                    try await withTransferProgress("pushing") { try await session.push(image.index, from: staging, to: target, progress: $0) }
-                }
-                print("\(image.index.digest)  \(target)")
-                note(summary(report))
-            }
             for platform in image.platforms {
                 print("  \(platform.architecture): \(platform.manifest.digest)  \(platform.packages) packages, \(formatBytes(platform.uncompressedSize)) uncompressed")
             }
             if verbose {
                 for (arch, changes) in image.hardening.sorted(by: { $0.key < $1.key }) {
                     for change in changes { print("  [\(arch)] \(change)") }
+                }
+            }
+        }
+        if let pushTarget {
+            // One session for every image: the registry's scheme and tokens are found once.
+            try await RegistrySession.with(registry.options) { session in
+                for image in images {
+                    // A tag the user wrote wins; else the image's own (python:3.11 → REPO:3.11).
+                    let written = push?.split(separator: "/").last?.contains(":") == true ? pushTarget.tag : nil
+                    let base = written ?? String(image.tag.split(separator: ":").last ?? "latest")
+                    var target = pushTarget
+                    target.tag = image.variant == .dev ? base + "-dev" : base
+                    let report = try await withTransferProgress("pushing") { try await session.push(image.index, from: staging, to: target, progress: $0) }
+                    print("\(image.index.digest)  \(target)")
+                    note(summary(report))
                 }
             }
         }
