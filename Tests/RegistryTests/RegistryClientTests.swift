@@ -347,7 +347,8 @@ struct RegistryAuthTests {
 
     @Test("an identity token (Docker's identitytoken) buys access tokens with the OAuth2 refresh grant")
     func identityToken() async throws {
-        let registry = try TestRegistry(auth: .token(user: "erin", password: "pw-erin", ttl: 60))
+        let lifetime = 600
+        let registry = try TestRegistry(auth: .token(user: "erin", password: "pw-erin", ttl: lifetime))
         let server = try #require(registry.tokenServer)
         let answer = try runChecked("curl", ["-s", "-X", "POST", "--data",
                                              "grant_type=password&username=erin&password=pw-erin&access_type=offline&service=harden-registry&client_id=test",
@@ -359,10 +360,14 @@ struct RegistryAuthTests {
         let image = try TestImage(layerSizes: [30_000], platforms: ["amd64"])
         let target = try reference(registry.host, "team/app:v1")
         let before = try registry.tokensIssued()
+        let began = ContinuousClock.now
         try await RegistrySession.with(testOptions(config: dir.path + "/config.json")) {
             _ = try await $0.push(image.root, from: image.layout, to: target)
         }
-        #expect(try registry.tokensIssued() == before + 1)
+        // One token for the push, unless a loaded machine made the push outlive it.
+        let issued = try registry.tokensIssued() - before
+        #expect(issued >= 1)
+        if ContinuousClock.now - began < .seconds(lifetime * 8 / 10) { #expect(issued == 1, "\(registry.log())") }
         #expect(registry.log().contains("refresh_token"))
         try dir.write("config.json", Array(#"{"auths":{"\#(registry.host)":{"identitytoken":"not-a-refresh-token"}}}"#.utf8))
         let refused = await errorText {
