@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "Policy", targets: ["Policy"]),
         .library(name: "Registry", targets: ["Registry"]),
+        .library(name: "VEX", targets: ["VEX"]),
         .library(name: "Vulnerability", targets: ["Vulnerability"]),
     ],
     dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System C libraries, linked through pkg-config.
@@ -82,8 +84,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // Vulnerability data (the Debian Security Tracker feed) and the tracker's matching rules.
-        .target(name: "Vulnerability", dependencies: ["Debian", "SBOM"]),
+        // OpenVEX documents: package URLs, statements, create, merge and matching to findings.
+        .target(name: "VEX", dependencies: ["Archive", "OCI"]),
+        // Vulnerability feeds (Debian Security Tracker, OSV), the local database, the matcher and reports.
+        .target(name: "Vulnerability", dependencies: ["Debian", "OCI", "SBOM", "VEX", .product(name: "GRDB", package: "GRDB.swift")]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
@@ -93,6 +97,7 @@ let package = Package(
             name: "harden",
             dependencies: [
                 "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy", "Registry",
+                "VEX", "Vulnerability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -114,7 +119,8 @@ let package = Package(
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
-        .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "Debian", "Archive", "TestSupport"]),
+        .testTarget(name: "VEXTests", dependencies: ["VEX", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "VEX", "Debian", "Archive", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Vulnerability", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,6 +6,7 @@ set -euo pipefail
 # Debian packages: C libraries Harden links, and the real tools the tests check our output with.
 packages=(
   zlib1g-dev liblzma-dev libzstd-dev pkg-config  # codecs Harden links
+  libsqlite3-dev                                 # the vulnerability database (GRDB)
   tar libarchive-tools gzip zstd xz-utils binutils  # GNU tar, bsdtar, C codecs, ar
   skopeo umoci                                   # OCI peers that must accept our images
   docker-registry apache2-utils                  # a real registry on loopback (htpasswd for Basic auth)
@@ -33,6 +34,12 @@ if ! python3 -c "import jsonschema, referencing, yaml" 2>/dev/null || ! command 
   echo "install-deps: installing jsonschema, PyYAML and spdx-tools from PyPI"
   python3 -m pip install --quiet jsonschema pyyaml spdx-tools \
     || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml spdx-tools
+fi
+
+# sarif-tools (Microsoft's SARIF reader) reads the SARIF reports of harden scan.
+if ! command -v sarif >/dev/null 2>&1; then
+  echo "install-deps: installing sarif-tools from PyPI"
+  python3 -m pip install --quiet sarif-tools || python3 -m pip install --quiet --break-system-packages sarif-tools
 fi
 
 # securesystemslib (with pyca/cryptography) verifies our DSSE envelopes and signs envelopes we verify.

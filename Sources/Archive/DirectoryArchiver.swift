@@ -89,7 +89,8 @@ public struct DirectoryArchiver: Sendable {
         }
     }
 
-    static func readLink(_ path: String) throws -> String {
+    /// The target of the symlink at `path`.
+    public static func readLink(_ path: String) throws -> String {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = buffer.withUnsafeMutableBufferPointer { readlink(path, $0.baseAddress!, $0.count) }

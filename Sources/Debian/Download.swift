@@ -99,6 +99,27 @@ public struct DownloadCache: Sendable {
     }
 }
 
+/// The validators of a downloaded resource (`ETag`, `Last-Modified`), for a conditional request.
+public struct HTTPValidators: Sendable, Hashable, Codable {
+    public var etag: String?
+    public var lastModified: String?
+
+    public init(etag: String? = nil, lastModified: String? = nil) {
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    var isEmpty: Bool { etag == nil && lastModified == nil }
+}
+
+/// What a conditional download found.
+public enum ConditionalDownload: Sendable {
+    /// The resource still matches the validators given.
+    case notModified
+    /// A new temporary file (the caller removes it) and the resource's validators.
+    case downloaded(path: String, validators: HTTPValidators)
+}
+
 /// HTTP downloads with retries and backoff. Only GET; 404 and other 4xx are final, network errors,
 /// 5xx and 429 are retried.
 public struct HTTPFetcher: Sendable {
@@ -112,22 +133,45 @@ public struct HTTPFetcher: Sendable {
 
     /// Downloads `url` into a new temporary file and returns its path; the caller removes it.
     public func download(_ url: String) async throws -> String {
+        guard case .downloaded(let path, _) = try await download(url, unlessMatching: HTTPValidators()) else {
+            throw RepositoryError.network(url: url, reason: "answered 304 Not Modified to an unconditional request")
+        }
+        return path
+    }
+
+    /// Downloads `url` unless it still matches `validators` (a conditional GET with
+    /// `If-None-Match` and `If-Modified-Since`; 304 gives `.notModified`). A download is kept only
+    /// when it arrived whole: a body shorter than its `Content-Length` is an error.
+    public func download(_ url: String, unlessMatching validators: HTTPValidators) async throws -> ConditionalDownload {
         guard let target = URL(string: url), let scheme = target.scheme, scheme == "http" || scheme == "https" else {
             throw RepositoryError.network(url: url, reason: "not an http(s) URL")
         }
+        var request = URLRequest(url: target)
+        request.cachePolicy = .reloadIgnoringLocalCacheData
+        if let etag = validators.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
+        if let date = validators.lastModified { request.setValue(date, forHTTPHeaderField: "If-Modified-Since") }
+        let session = validators.isEmpty ? URLSession.shared : Self.uncached
         var delay = initialBackoff
         var lastError: RepositoryError = .network(url: url, reason: "no attempt made")
         for attempt in 1...max(1, attempts) {
             do {
-                let (file, response) = try await URLSession.shared.download(from: target)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let (file, response) = try await session.download(for: request)
+                let http = response as? HTTPURLResponse
+                let status = http?.statusCode ?? 0
                 if status == 200 {
                     // Move out of URLSession's temporary name so it survives until the caller is done.
                     let kept = FileSystem.temporaryName(beside: NSTemporaryDirectory() + "/harden-download")
                     try FileManager.default.moveItem(atPath: file.path, toPath: kept)
-                    return kept
+                    let size = (try? FileManager.default.attributesOfItem(atPath: kept)[.size] as? Int64) ?? nil
+                    if response.expectedContentLength > 0, let size, size != response.expectedContentLength {
+                        try? FileSystem.remove(kept)
+                        throw RepositoryError.network(url: url, reason: "the download broke off: \(size) of \(response.expectedContentLength) bytes")
+                    }
+                    return .downloaded(path: kept, validators: HTTPValidators(
+                        etag: http?.value(forHTTPHeaderField: "ETag"), lastModified: http?.value(forHTTPHeaderField: "Last-Modified")))
                 }
                 try? FileManager.default.removeItem(at: file)
+                if status == 304 && !validators.isEmpty { return .notModified }
                 lastError = .http(url: url, status: status)
                 if status != 429 && status < 500 { throw lastError }
             } catch let error as RepositoryError {
@@ -142,6 +186,14 @@ public struct HTTPFetcher: Sendable {
         }
         throw lastError
     }
+
+    /// A session without a cache, so a 304 reaches the caller instead of a cached copy.
+    private static let uncached: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.urlCache = nil
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        return URLSession(configuration: configuration)
+    }()
 
     /// Downloads `url` and returns its bytes (for small files such as InRelease).
     public func fetch(_ url: String, limit: Int = 64 << 20) async throws -> [UInt8] {

@@ -156,6 +156,25 @@ public struct ImageInventory: Sendable {
         return inventory
     }
 
+    /// The inventory of a root filesystem directory (an unpacked image, a chroot). It has no
+    /// image digest, so `imageDigest` is the SHA-256 of the package database files read, in path
+    /// order: the same packages give the same digest. The architecture is the packages' own.
+    public static func read(rootDirectory: String, imageName: String) throws -> ImageInventory {
+        guard FileSystem.isDirectory(rootDirectory) else { throw SBOMError.invalidImage(rootDirectory, reason: "not a directory") }
+        var files = LayerFiles()
+        try files.add(directory: rootDirectory)
+        let hasher = HashingSink()
+        for (path, node) in files.nodes.sorted(by: { $0.key < $1.key }) {
+            try hasher.write(Array(path.utf8) + [0])
+            if case .file(let bytes) = node { try hasher.write(bytes) }
+        }
+        try hasher.finish()
+        let digest = try Digest(hex: hasher.hexDigest ?? "")
+        var inventory = try inventory(of: files, imageName: imageName, digest: digest, architecture: "")
+        inventory.architecture = inventory.packages.map(\.architecture).first { $0 != "all" } ?? "all"
+        return inventory
+    }
+
     /// Every regular file with its owner: a package owns what its file list names, the
     /// directories on the way resolved through the image's symlinks (dpkg lists `/bin/sh` where
     /// merged-/usr keeps `usr/bin/sh`). A listed symlink owns nothing (its target has its own package).

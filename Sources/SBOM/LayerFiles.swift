@@ -1,4 +1,5 @@
 import Archive
+import Foundation
 import Crypto
 import OCI
 
@@ -71,6 +72,39 @@ struct LayerFiles {
     }
 
     /// Applies one layer (`digest` names it in errors) on top of what is kept so far.
+    /// Reads the wanted files of a root filesystem directory (an unpacked image), descending only
+    /// into the directories that can hold them; a symlinked directory is kept as the symlink.
+    mutating func add(directory root: String, relative: String = "") throws {
+        let here = relative.isEmpty ? root : root + "/" + relative
+        for name in try FileSystem.listDirectory(here).sorted() {
+            let path = relative.isEmpty ? name : relative + "/" + name
+            let full = root + "/" + path
+            var st = stat()
+            guard lstat(full, &st) == 0 else { throw SBOMError.invalidImage(root, reason: "cannot stat \(full): errno \(errno)") }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK where wanted(path, .symlink):
+                nodes[path] = .symlink(try DirectoryArchiver.readLink(full))
+            case S_IFREG where wanted(path, .regular):
+                nodes[path] = .file(try FileSystem.read(full, limit: Self.fileLimit))
+            case S_IFDIR where Self.leadsToWanted(path):
+                try add(directory: root, relative: path)
+            default:
+                continue
+            }
+            guard nodes.count <= Self.nodeLimit else {
+                throw SBOMError.invalidImage(root, reason: "more than \(Self.nodeLimit) files")
+            }
+        }
+    }
+
+    /// Whether a directory can hold a wanted path.
+    static func leadsToWanted(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        if parts.count == 4 && path.hasPrefix("usr/share/doc/") { return true }
+        return ["etc", "usr", "usr/lib", "usr/share", "usr/share/doc", "var", "var/lib", "var/lib/dpkg",
+                "var/lib/dpkg/status.d", "var/lib/dpkg/info"].contains(path)
+    }
+
     mutating func apply(layer descriptor: Descriptor, from reader: BlobReader) throws {
         let name = descriptor.digest.description
         let compression: Compression

@@ -60,9 +60,7 @@ struct SBOMCommand: AsyncParsableCommand {
             return
         }
         if files && format != .spdxJSON { throw ValidationError("--files lists files in SPDX documents: use --format spdx-json") }
-        let opened = try await openImage(image, registry: registry)
-        let wanted = try platform.map { try Platform(parsing: $0) } ?? Platform(architecture: hostArchitecture())
-        let manifest = try ImageGraph.manifest(for: MediaType.isIndex(opened.root.mediaType) ? wanted : nil, under: opened.root, in: opened.layout)
+        let (opened, manifest) = try await openManifest(image, registry: registry, platform: platform)
         let type = format == .spdxJSON ? MediaType.spdxJSON : MediaType.cycloneDXJSON
         if !rescan && !files, let stored = try opened.layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
             // Written at build time from the same layers; verified on read.
@@ -71,10 +69,7 @@ struct SBOMCommand: AsyncParsableCommand {
             try emit(try opened.layout.readBlob(blob, limit: 256 << 20), summary: "stored SBOM \(stored.digest.short)")
             return
         }
-        let name = image.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? image
-        var inventory = try ImageInventory.read(manifest: manifest, from: opened.layout, imageName: name, includingFiles: files)
-        if case .registry(let remote)? = try? ImageReference(parsing: image) { inventory.repositoryURL = remote.registry + "/" + remote.repository }
-        for warning in inventory.warnings { note("warning: \(warning)") }
+        let inventory = try readInventory(image, opened: opened, manifest: manifest, includingFiles: files)
         let bytes = format == .spdxJSON ? try SPDXWriter.write(inventory) : try CycloneDXWriter.write(inventory)
         let listed = inventory.files.map { ", \($0.count) files" } ?? ""
         try emit(bytes, summary: "\(inventory.packages.count) packages\(listed) (\(inventory.osName) \(inventory.osVersion), \(inventory.architecture))")

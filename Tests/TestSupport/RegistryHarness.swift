@@ -9,7 +9,7 @@ import Foundation
 private let harnessDirectory = FileSystem.parentPath(FileSystem.parentPath(#filePath)) + "/Harness"
 
 /// A harness script by name, or an error saying where it was looked for.
-private func harnessScript(_ name: String) throws -> String {
+func harnessScript(_ name: String) throws -> String {
     let path = harnessDirectory + "/" + name
     guard FileSystem.exists(path) else { throw TestSetupError(description: "registry harness script \(path) is missing") }
     return path
@@ -479,7 +479,7 @@ public final class FaultProxy: @unchecked Sendable {
 }
 
 /// The non-empty lines of `bytes` that are terminated by a newline (a line still being written is left out).
-private func completeLines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+func completeLines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
     guard let end = bytes.lastIndex(of: 0x0A) else { return [] }
     return bytes[..<end].split(separator: 0x0A).filter { !$0.isEmpty }
 }

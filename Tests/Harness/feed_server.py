@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""A static file server with HTTP validators and faults, for testing feed downloads.
+
+    feed_server.py --port P --directory DIR --log FILE
+
+GET /NAME serves DIR/NAME with `ETag: "<sha256>"` and `Last-Modified` (the file's mtime), and
+answers 304 when `If-None-Match` matches the ETag (or, without it, when `If-Modified-Since` is
+not older than the file). Faults, by path prefix:
+  /truncated/NAME  headers for the whole file, then half its body, then the connection closes
+  /error/NAME      500
+Every request is logged as one JSON line: method, path, if_none_match, if_modified_since, status.
+Prints "listening on 127.0.0.1:P" once it accepts connections.
+"""
+import argparse
+import email.utils
+import hashlib
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--directory", required=True)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def log_request_line(self, status: int) -> None:
+            entry = {"method": self.command, "path": self.path, "status": status,
+                     "if_none_match": self.headers.get("If-None-Match"),
+                     "if_modified_since": self.headers.get("If-Modified-Since")}
+            with lock, open(args.log, "a") as out:
+                out.write(json.dumps(entry) + "\n")
+
+        def do_GET(self) -> None:
+            path = self.path.lstrip("/")
+            mode = "normal"
+            for prefix in ("truncated/", "error/"):
+                if path.startswith(prefix):
+                    mode, path = prefix[:-1], path[len(prefix):]
+            file = os.path.join(args.directory, os.path.basename(path))
+            if mode == "error" or not os.path.isfile(file):
+                status = 500 if mode == "error" else 404
+                self.log_request_line(status)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = open(file, "rb").read()
+            etag = '"%s"' % hashlib.sha256(body).hexdigest()
+            mtime = int(os.stat(file).st_mtime)
+            modified = email.utils.formatdate(mtime, usegmt=True)
+            unchanged = False
+            if self.headers.get("If-None-Match") is not None:
+                unchanged = self.headers.get("If-None-Match") == etag
+            elif self.headers.get("If-Modified-Since"):
+                since = email.utils.parsedate_to_datetime(self.headers["If-Modified-Since"]).timestamp()
+                unchanged = mtime <= since
+            if unchanged and mode == "normal":
+                self.log_request_line(304)
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            self.log_request_line(200)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", modified)
+            self.end_headers()
+            if mode == "truncated":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print(f"listening on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
