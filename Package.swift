@@ -104,7 +104,7 @@ let package = Package(
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",
-            dependencies: ["Archive", "OCI", "Debian", "Attestation", "TestSupport"],
+            dependencies: ["Archive", "OCI", "Debian", "Attestation", "SBOM", "Vulnerability", "TestSupport"],
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.

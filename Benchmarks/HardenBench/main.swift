@@ -1,6 +1,6 @@
 // Throughput of Harden's codecs and hashing next to the C tools, on the same ~100 MB tar.
 //
-// Usage: HardenBench [--only codecs|debian|build|sbom|signing|registry] [--size MB] [--runs N] [--keep DIR]
+// Usage: HardenBench [--only codecs|debian|build|sbom|signing|registry|vulnerability] [--size MB] [--runs N] [--keep DIR]
 // Prints MB/s for each and the ratio ours/theirs (above 1.0 means Harden is faster).
 // The debian part times Packages index parsing and dependency resolution (DebianBench.swift).
 import Archive
@@ -195,4 +195,8 @@ if options.only == nil || options.only == "signing" {
 if options.only == nil || options.only == "registry" {
     if options.only == nil { print("") }
     try registryBenchmark(options)
+}
+if options.only == nil || options.only == "vulnerability" {
+    if options.only == nil { print("") }
+    try vulnerabilityBenchmark(options)
 }
