@@ -91,7 +91,7 @@ let package = Package(
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
         .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "ContainerRuntime", "CLinux", "Attestation", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "VEX", "ContainerRuntime", "CLinux", "Attestation", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
@@ -115,13 +115,13 @@ let package = Package(
         .testTarget(name: "DebianTests", dependencies: ["Debian", "Archive", "OpenPGP", "TestSupport"]),
         .testTarget(name: "SBOMTests", dependencies: ["SBOM", "OCI", "Archive", "Debian", "TestSupport"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "OCI", "Archive", "TestSupport"]),
-        .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "TestSupport"]),
+        .testTarget(name: "ImageBuildTests", dependencies: ["ImageBuild", "Debian", "VEX", "TestSupport"]),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Attestation", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "VEXTests", dependencies: ["VEX", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "VEX", "Debian", "Archive", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Vulnerability", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Vulnerability", "VEX", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -169,6 +169,18 @@ extension ImageLayout {
         return found
     }
 
+    /// The in-toto statements attached to `subject` that `key` signed and that are about it, of
+    /// `predicateType` (all types when nil). Envelopes not signed by the key, or about another
+    /// image, are left out: anyone who can write to the image can attach them.
+    public func verifiedStatements(of subject: Digest, key: VerificationKey, predicateType: String? = nil) throws -> [Statement] {
+        try attestationEnvelopes(of: subject).compactMap { bytes, _ in
+            guard let envelope = try? DSSE.Envelope.decode(bytes), envelope.payloadType == DSSE.inTotoPayloadType,
+                  let payload = try? DSSE.verify(envelope, key: key), let statement = try? Statement.decode(payload),
+                  statement.isAbout(subject), predicateType == nil || statement.predicateType == predicateType else { return nil }
+            return statement
+        }
+    }
+
     /// The first layer of each referrer of `subject` with `artifactType`.
     private func referrerLayers(of subject: Digest, artifactType: String) throws -> [Cosign.Entry] {
         let matching = try referrers(of: subject).filter { $0.artifactType == artifactType }

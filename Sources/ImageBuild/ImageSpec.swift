@@ -1,5 +1,7 @@
 import Archive
 import Debian
+import SBOM
+import VEX
 import Yams
 
 /// An error in a spec file, with the line it is on.
@@ -123,11 +125,34 @@ public struct ImageSpec: Sendable, Equatable {
     public var layering: Layering
     /// The tag images get in the local store (`name:tag` and `name:tag-dev`).
     public var tag: String
+    /// The maintainers' VEX statements, published with every image as a signed OpenVEX attestation.
+    public var vex: [VEXEntry]
+
+    /// A maintainer's statement about a vulnerability in the image: `packages` (binary names;
+    /// none: the whole image) with a `status` and the reasons the OpenVEX spec asks for.
+    public struct VEXEntry: Sendable, Equatable {
+        public var vulnerability: String
+        public var packages: [String]
+        public var status: VEXStatus
+        public var justification: VEXJustification?
+        public var impact: String?
+        public var action: String?
+
+        public init(vulnerability: String, packages: [String] = [], status: VEXStatus, justification: VEXJustification? = nil,
+                    impact: String? = nil, action: String? = nil) {
+            self.vulnerability = vulnerability
+            self.packages = packages
+            self.status = status
+            self.justification = justification
+            self.impact = impact
+            self.action = action
+        }
+    }
 
     public static let supportedArchitectures = ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64"]
     static let topLevelKeys = ["name", "description", "debian", "archs", "packages", "repositories", "accounts", "entrypoint",
                                "cmd", "env", "workdir", "stop-signal", "labels", "annotations", "paths", "os-release",
-                               "variants", "tests", "layering", "tag"]
+                               "variants", "tests", "layering", "tag", "vex"]
 
     /// Parses and validates a spec; errors name the key and the line.
     public init(yaml text: String, file: String) throws {
@@ -195,6 +220,7 @@ public struct ImageSpec: Sendable, Equatable {
         layering = try fields["layering"].map { try Self.layering($0, reader) } ?? .default
         tag = try fields["tag"].map { try reader.string($0, "tag") } ?? "latest"
         if !Self.isTag(tag) { throw reader.fail(fields["tag"], "'tag' must be letters, digits, '_', '.' or '-'") }
+        vex = try (fields["vex"].map { try reader.list($0, "vex") } ?? []).map { try Self.vexEntry($0, reader) }
 
         // Cross-field checks.
         let userNames = accounts.users.map(\.name) + ["root"]
@@ -230,6 +256,48 @@ public struct ImageSpec: Sendable, Equatable {
     }
 
     // MARK: - Sections
+
+    /// The spec's `vex:` statements about an image of it: the product is the image, the named
+    /// packages its subcomponents (by their purls in `inventory`). A statement naming packages of
+    /// which this image (a variant, an architecture) holds none is left out.
+    public func vexStatements(for inventory: ImageInventory, product: PURL) throws -> [VEXStatement] {
+        try vex.compactMap { entry in
+            let packages = inventory.packages.filter { entry.packages.contains($0.name) }
+            if !entry.packages.isEmpty && packages.isEmpty { return nil }
+            return VEXStatement(vulnerability: VEXVulnerability(name: entry.vulnerability),
+                                products: [VEXProduct(purl: product, subcomponents: try packages.map { try PURL($0.purl) })],
+                                status: entry.status, justification: entry.justification,
+                                impactStatement: entry.impact, actionStatement: entry.action)
+        }
+    }
+
+    private static func vexEntry(_ node: Node, _ reader: NodeReader) throws -> VEXEntry {
+        let f = try reader.fields(node, allowed: ["vulnerability", "packages", "status", "justification", "impact", "action"], context: "vex statement")
+        guard let vulnerabilityNode = f["vulnerability"], let statusNode = f["status"] else {
+            throw reader.fail(node, "a vex statement needs 'vulnerability' (e.g. CVE-2024-5535) and 'status'")
+        }
+        let statusText = try reader.string(statusNode, "status")
+        guard let status = VEXStatus(rawValue: statusText) else {
+            throw reader.fail(statusNode, "status '\(statusText)' is not one of \(VEXStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let justification = try f["justification"].map { item -> VEXJustification in
+            let text = try reader.string(item, "justification")
+            guard let value = VEXJustification(rawValue: text) else {
+                throw reader.fail(item, "justification '\(text)' is not one of \(VEXJustification.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+        let entry = VEXEntry(vulnerability: try reader.string(vulnerabilityNode, "vulnerability"),
+                             packages: try f["packages"].map { try reader.strings($0, "packages") } ?? [],
+                             status: status, justification: justification,
+                             impact: try f["impact"].map { try reader.string($0, "impact") },
+                             action: try f["action"].map { try reader.string($0, "action") })
+        if status == .notAffected && justification == nil && entry.impact == nil {
+            throw reader.fail(node, "a not_affected statement needs a 'justification' or an 'impact' statement")
+        }
+        if status == .affected && entry.action == nil { throw reader.fail(node, "an affected statement needs an 'action' statement") }
+        return entry
+    }
 
     private static func repository(_ node: Node, _ reader: NodeReader) throws -> Repository {
         let f = try reader.fields(node, allowed: ["url", "suites", "components", "keyring"], context: "repository")

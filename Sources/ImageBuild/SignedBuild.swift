@@ -3,6 +3,8 @@ import Attestation
 import Debian
 import Foundation
 import OCI
+import SBOM
+import VEX
 
 /// What the control plane asks the isolated build child to do (written to `request.json`).
 public struct WorkerRequest: Sendable, Codable {
@@ -106,9 +108,15 @@ public struct SignedBuild: Sendable {
     public var executable: String
     public var builderVersion: String
     public var progress: @Sendable (String) -> Void
+    /// Statements derived from vulnerability data for an image (its inventory and product purl),
+    /// published with the spec's own in the image's VEX attestation.
+    public var derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])?
 
     public init(key: SigningKey, specPath: String, lockPath: String?, compression: Compression, variant: Variant?, epoch: Int64?,
-                hidden: [String], executable: String, builderVersion: String, progress: @escaping @Sendable (String) -> Void) {
+                hidden: [String], executable: String, builderVersion: String,
+                derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])? = nil,
+                progress: @escaping @Sendable (String) -> Void) {
+        self.derivedVEX = derivedVEX
         self.key = key
         self.specPath = specPath
         self.lockPath = lockPath
@@ -217,7 +225,7 @@ public struct SignedBuild: Sendable {
                                      lock: lock, lockBytes: lockBytes, lockFile: lockFile, builderDigest: builderDigest,
                                      started: started, layout: layout)
                 platforms.append((architecture, manifest, claimed.packages[architecture] ?? 0, claimed.uncompressedSize[architecture] ?? 0))
-                progress("\(claimed.tag) \(architecture): signed \(manifest.digest.short), attested provenance and \(sboms) SBOMs")
+                progress("\(claimed.tag) \(architecture): signed \(manifest.digest.short), attested provenance and \(sboms) documents (SBOMs, VEX)")
             }
             let payload = try Cosign.payload(dockerReference: spec.name, manifestDigest: index.digest)
             try layout.storeSignature(payload: payload, signature: try key.sign(payload), of: index)
@@ -236,7 +244,8 @@ public struct SignedBuild: Sendable {
         return tags
     }
 
-    /// Signs one platform manifest and attests its provenance and SBOMs; returns the SBOM count.
+    /// Signs one platform manifest and attests its provenance, SBOMs and VEX; returns the count of
+    /// SBOM and VEX attestations.
     private func sign(manifest: Descriptor, architecture: String, variant: Variant, spec: ImageSpec, specBytes: [UInt8],
                       lock: LockFile, lockBytes: [UInt8], lockFile: String, builderDigest: String, started: Date,
                       layout: ImageLayout) throws -> Int {
@@ -258,6 +267,18 @@ public struct SignedBuild: Sendable {
             let document = try layout.readBlob(blob, limit: 256 << 20)
             try attest(Statement(subjects: subject, predicateType: predicateType, predicate: document), of: manifest, in: layout)
             byproducts.append(Provenance.Resource(name: PredicateType.shortName(predicateType), sha256: blob.digest.hex, mediaType: blob.mediaType))
+        }
+
+        // The image's VEX: the spec's statements and those derived from vulnerability data, about
+        // the packages the verified layers hold.
+        let inventory = try ImageInventory.read(manifest: manifest, from: layout, imageName: spec.name)
+        let product = PURL.oci(repository: spec.name, digest: manifest.digest, includeRepositoryURL: false)
+        let statements = try spec.vexStatements(for: inventory, product: product) + (derivedVEX?(inventory, product) ?? [])
+        if !statements.isEmpty {
+            let document = try VEXDocument.create(statements: statements, author: "\(spec.name) maintainers, built by harden", timestamp: Date())
+            let bytes = try document.encoded()
+            try attest(Statement(subjects: subject, predicateType: PredicateType.openVEX, predicate: bytes), of: manifest, in: layout)
+            byproducts.append(Provenance.Resource(name: "vex", sha256: sha256Hex(bytes), mediaType: "application/json"))
         }
 
         let packages = (variant == .dev ? lock.variants?["dev"]?[architecture] : lock.packages[architecture]) ?? []

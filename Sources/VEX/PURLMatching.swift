@@ -9,8 +9,14 @@ extension PURL {
     /// - every qualifier this purl carries is present in `other` with the same value; `other`
     ///   may carry more (so `…?arch=amd64` covers `…?arch=amd64&distro=debian-12`);
     /// - if this purl has a subpath, `other` has the same one.
+    ///
+    /// One exception: an `oci` purl with a digest names the image by its content, so the name is
+    /// not compared (a statement about `pkg:oci/base@sha256:…` covers that image copied into a
+    /// layout or another registry under any name); its qualifiers, `repository_url` among them,
+    /// still have to match.
     public func matches(_ other: PURL) -> Bool {
-        guard type == other.type, namespace == other.namespace, name == other.name else { return false }
+        let byDigest = type == "oci" && version?.lowercased().hasPrefix("sha256:") == true
+        guard type == other.type, namespace == other.namespace, byDigest || name == other.name else { return false }
         if let version {
             guard let theirs = other.version else { return false }
             if type == "oci" {

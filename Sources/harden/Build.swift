@@ -5,6 +5,9 @@ import Foundation
 import ImageBuild
 import OCI
 import Registry
+import SBOM
+import VEX
+import Vulnerability
 
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,6 +67,11 @@ struct Build: AsyncParsableCommand {
 
     @OptionGroup var registry: RegistryFlags
 
+    @OptionGroup var database: DatabaseOption
+
+    @Option(help: "Publish nothing when an image has a finding at or above this severity after VEX (needs the vulnerability database).")
+    var failOn: Severity?
+
     @Flag(help: "List every change hardening made.")
     var verbose = false
 
@@ -81,6 +89,20 @@ struct Build: AsyncParsableCommand {
             guard let v = Variant(rawValue: name) else { throw ValidationError("--variant must be minimal or dev") }
             return v
         }
+        // The vulnerability database, when there is one: findings after VEX, and VEX derived from it.
+        let vulnerabilities = FileSystem.exists(database.resolved) ? try VulnerabilityDatabase(path: database.resolved) : nil
+        if failOn != nil && vulnerabilities == nil {
+            throw ValidationError("--fail-on needs the vulnerability database (\(database.resolved)): run 'harden db update' first")
+        }
+        let imageSpec = try ImageSpec(contentsOf: spec)
+        let specPath = spec
+        var derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])?
+        if let db = vulnerabilities {
+            derivedVEX = { @Sendable inventory, product in
+                let advisories = try ImageScan.advisories(for: inventory, in: db, target: specPath)
+                return try VEXDerivation.statements(advisories: advisories, inventory: inventory, product: product)
+            }
+        }
         // Build into a private staging layout; only a complete build is copied and tagged.
         let scratch = try FileSystem.makeTemporaryDirectory(prefix: "harden-stage")
         defer { try? FileSystem.remove(scratch) }
@@ -92,7 +114,8 @@ struct Build: AsyncParsableCommand {
             let signingKey = try loadSigningKey(key)
             // The child covers the key file's real path and every other mount of it too.
             let signed = SignedBuild(key: signingKey, specPath: spec, lockPath: lock, compression: compression, variant: selected, epoch: epoch,
-                                     hidden: [key], executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version, progress: note)
+                                     hidden: [key], executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version,
+                                     derivedVEX: derivedVEX, progress: note)
             if probeIsolation {
                 let attempts = try await signed.probe()
                 for attempt in attempts { print("\(attempt.reached ? "REACHED" : "denied ")  \(attempt.target): \(attempt.detail)") }
@@ -105,6 +128,12 @@ struct Build: AsyncParsableCommand {
             staging = try ImageLayout.create(at: scratch + "/layout")
             let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, progress: note)
             images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
+        }
+
+        if let vulnerabilities {
+            try checkFindings(images, in: staging, spec: imageSpec, database: vulnerabilities, derivedVEX: derivedVEX)
+        } else {
+            note("no vulnerability database at \(database.resolved): findings not checked ('harden db update' makes one)")
         }
 
         let destination = try output.map { try ImageReference(parsing: $0) }
@@ -158,6 +187,32 @@ struct Build: AsyncParsableCommand {
             }
         }
         note(String(format: "built in %.1f s", Date().timeIntervalSince(start)) + (key == nil ? " (unsigned: pass --key to sign)" : ", signed"))
+    }
+
+    /// Prints each image's findings after its VEX (the spec's statements and the derived ones, as
+    /// published), and with --fail-on refuses to publish when one is at or above the threshold.
+    private func checkFindings(_ images: [BuiltImage], in layout: ImageLayout, spec: ImageSpec, database: VulnerabilityDatabase,
+                               derivedVEX: ((ImageInventory, PURL) throws -> [VEXStatement])?) throws {
+        var refused: [String] = []
+        for image in images {
+            for platform in image.platforms {
+                let inventory = try ImageInventory.read(manifest: platform.manifest, from: layout, imageName: spec.name)
+                let product = PURL.oci(repository: spec.name, digest: platform.manifest.digest, includeRepositoryURL: false)
+                let statements = try spec.vexStatements(for: inventory, product: product) + (derivedVEX?(inventory, product) ?? [])
+                let documents = statements.isEmpty ? [] : [try VEXDocument.create(statements: statements, author: "harden build", timestamp: Date())]
+                let report = try ImageScan.report(inventory, target: image.tag, database: database, documents: documents)
+                note("\(image.tag) \(platform.architecture): \(report.summary)")
+                if let failOn, report.exceeds(failOn) {
+                    let worst = report.findings.filter { $0.severity >= failOn }
+                    refused.append("\(image.tag) \(platform.architecture): " + worst.prefix(5).map { "\($0.cve) (\($0.package), \($0.severity.rawValue))" }.joined(separator: ", ")
+                                   + (worst.count > 5 ? " and \(worst.count - 5) more" : ""))
+                }
+            }
+        }
+        if !refused.isEmpty {
+            throw CLIError("not published: findings at or above \(failOn?.rawValue ?? "")\n  " + refused.joined(separator: "\n  ")
+                           + "\n(add VEX statements to the spec's vex: section for those that do not apply, or update the lock)")
+        }
     }
 }
 

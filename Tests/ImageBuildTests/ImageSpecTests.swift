@@ -3,6 +3,7 @@ import Debian
 import Foundation
 import ImageBuild
 import Testing
+import VEX
 import TestSupport
 
 @Suite struct ImageSpecTests {
@@ -45,6 +46,10 @@ import TestSupport
         ("name: a\ndebian: bookworm\npackages: [x]\nname: b\n", 4, "'name' appears twice"),
         ("name: [a\n", 2, "malformed YAML"),
         ("name: a\ndebian: bookworm\npackages: [x]\nrepositories:\n  - url: ftp://x\n    suites: [a]\n    components: [main]\n    keyring: /k\n", 5, "http(s) 'url'"),
+        ("name: a\ndebian: bookworm\npackages: [x]\nvex:\n  - vulnerability: CVE-1\n    status: not-affected\n", 6, "status 'not-affected' is not one of not_affected"),
+        ("name: a\ndebian: bookworm\npackages: [x]\nvex:\n  - vulnerability: CVE-1\n    status: not_affected\n    justification: trust-me\n", 7, "justification 'trust-me' is not one of"),
+        ("name: a\ndebian: bookworm\npackages: [x]\nvex:\n  - vulnerability: CVE-1\n    status: not_affected\n", 5, "needs a 'justification' or an 'impact'"),
+        ("name: a\ndebian: bookworm\npackages: [x]\nvex:\n  - vulnerability: CVE-1\n    status: affected\n", 5, "needs an 'action'"),
     ])
     func badSpecsNameKeyAndLine(yaml: String, line: Int, message: String) {
         let error = #expect(throws: SpecError.self) { try ImageSpec(yaml: yaml, file: "bad.yaml") }
@@ -72,6 +77,9 @@ import TestSupport
         #expect(spec.tests.first?.expectOutput == "ok")
         #expect(spec.osRelease["PRETTY_NAME"] == "Harden Python 3.11")
         #expect(spec.devPackages.map(\.name).contains("apt"))
+        #expect(spec.vex == [ImageSpec.VEXEntry(vulnerability: "CVE-2024-5535", packages: ["libssl3"], status: .notAffected,
+                                                justification: .vulnerableCodeNotInExecutePath,
+                                                impact: "No program in this image calls SSL_select_next_proto.", action: nil)])
     }
 
     /// The published JSON Schema accepts the catalog and rejects a typo, like the parser does.
