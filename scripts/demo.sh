@@ -19,11 +19,29 @@ echo "== harden keygen (ECDSA P-256, encrypted private key, PEM public key)"
 mkdir -p out/keys
 [ -f "$key.key" ] || "$harden" keygen --output-prefix "$key"
 
-echo "== harden build $spec --key (build steps isolated from the key; signed, with SLSA provenance and SBOM attestations)"
-"$harden" build "$spec" --key "$key.key"
+# Vulnerability data: the tracker's live feed when it can be reached, else the real records of
+# ../shared/vulndata (a sample: 84 bookworm CVEs of 31 source packages, from several dates).
+db="out/vulnerabilities.db"
+sample="../shared/vulndata/debian-tracker/bookworm-sample.json"
+echo "== harden db update (Debian Security Tracker feed; conditional GET)"
+if ! "$harden" db update --db "$db" 2>/dev/null; then
+  if [ -f "$sample" ]; then
+    echo "   the tracker is out of reach: importing the bookworm sample instead"
+    "$harden" db import "$sample" --db "$db"
+  fi
+fi
+[ -f "$db" ] && "$harden" db status --db "$db"
+
+echo "== harden build $spec --key (build steps isolated from the key; signed, with SLSA provenance, SBOM and VEX attestations)"
+"$harden" build "$spec" --key "$key.key" --db "$db"
 
 echo "== harden verify (signatures, attestations, non-root, no shell)"
 "$harden" verify "$name:latest" --key "$key.pub" --require provenance,spdx,cyclonedx --non-root --no-shell
+
+if [ -f "$db" ]; then
+  echo "== harden scan (findings after the image's signed VEX, worst first)"
+  "$harden" scan "$name:latest" --db "$db" --key "$key.pub" | tail -12
+fi
 
 echo "== harden build again: the same lock gives the same digests"
 first=$("$harden" inspect "$name:latest" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')

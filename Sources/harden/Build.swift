@@ -27,6 +27,12 @@ struct Build: AsyncParsableCommand {
         blob the child wrote, and signs each image (cosign simple signing) with attestations of its
         SLSA provenance, SPDX and CycloneDX SBOMs (DSSE, in-toto). 'harden verify' checks them.
 
+        The spec's vex: statements, and (when a vulnerability database exists, see 'harden db') a
+        not_affected statement for each CVE Debian marks as never affecting bookworm's version of
+        a package in the image, are attested as the image's signed OpenVEX document. The findings
+        left after VEX are printed per image; with --fail-on SEVERITY nothing is published when
+        one is at or above it.
+
         Images go to the local store (see 'harden images') as NAME:TAG and NAME:TAG-dev, or to
         --output: oci:DIR (tags TAG and TAG-dev), oci-archive:FILE, docker-archive:FILE (one
         variant and one platform: --variant, --platform). With --push REGISTRY/REPO[:TAG] each image
