@@ -215,3 +215,42 @@ public struct PackageFetcher: Sendable {
         return paths
     }
 }
+
+/// One package that differs between two locks of the same spec.
+public struct LockChange: Sendable, Equatable {
+    /// `minimal` or a variant's name (`dev`).
+    public var variant: String
+    public var architecture: String
+    public var name: String
+    /// nil: added in the new lock.
+    public var old: LockFile.Package?
+    /// nil: removed from the new lock.
+    public var new: LockFile.Package?
+}
+
+extension LockFile {
+    /// Every package added, removed or changed (version or digest) from `self` to `newer`, by
+    /// variant, architecture and name.
+    public func changes(to newer: LockFile) -> [LockChange] {
+        func all(_ lock: LockFile) -> [String: [String: [Package]]] {
+            var variants = lock.variants ?? [:]
+            variants["minimal"] = lock.packages
+            return variants
+        }
+        let (before, after) = (all(self), all(newer))
+        var changes: [LockChange] = []
+        for variant in Set(before.keys).union(after.keys).sorted() {
+            let (old, new) = (before[variant] ?? [:], after[variant] ?? [:])
+            for architecture in Set(old.keys).union(new.keys).sorted() {
+                let oldByName = Dictionary((old[architecture] ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                let newByName = Dictionary((new[architecture] ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+                for name in Set(oldByName.keys).union(newByName.keys).sorted() {
+                    let (was, now) = (oldByName[name], newByName[name])
+                    if was?.version == now?.version && was?.sha256 == now?.sha256 { continue }
+                    changes.append(LockChange(variant: variant, architecture: architecture, name: name, old: was, new: now))
+                }
+            }
+        }
+        return changes
+    }
+}
