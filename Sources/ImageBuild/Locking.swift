@@ -15,26 +15,41 @@ public struct PackageLocker: Sendable {
         return (resolution, releases)
     }
 
+    /// Versions to keep packages at: variant (`minimal`, `dev`) → architecture → name → version.
+    public typealias Holds = [String: [String: [String: DebianVersion]]]
+
     /// The minimal and (when enabled) dev closures for one architecture from one index load.
-    func resolveVariants(_ spec: ImageSpec, architecture: String, progress: @escaping @Sendable (String) -> Void) async throws
+    func resolveVariants(_ spec: ImageSpec, architecture: String, holding holds: Holds, progress: @escaping @Sendable (String) -> Void) async throws
         -> (minimal: Resolution, dev: Resolution?, releases: [VerifiedRelease]) {
         let (universe, releases) = try await client.universe(repositories: try spec.aptRepositories(), distribution: spec.debian,
                                                             architecture: architecture, progress: progress)
         let resolver = Resolver(universe: universe, architecture: architecture)
-        let minimal = try resolver.resolve(spec.packages)
-        let dev = spec.dev.enabled ? try resolver.resolve(spec.devPackages) : nil
+        let minimal = try resolver.resolve(Self.requests(spec.packages, holding: holds["minimal"]?[architecture] ?? [:]))
+        let dev = spec.dev.enabled ? try resolver.resolve(Self.requests(spec.devPackages, holding: holds["dev"]?[architecture] ?? [:])) : nil
         return (minimal, dev, releases)
     }
 
+    /// `requests` with each held package pinned at its version (requested, when it was only a dependency).
+    static func requests(_ requests: [PackageRequest], holding holds: [String: DebianVersion]) -> [PackageRequest] {
+        guard !holds.isEmpty else { return requests }
+        let pinned = holds.keys.sorted().filter { name in !requests.contains { $0.name == name } }.map { PackageRequest(name: $0, version: holds[$0]) }
+        return pinned + requests.map { request in
+            guard let version = holds[request.name], !request.excluded else { return request }
+            return PackageRequest(name: request.name, version: version)
+        }
+    }
+
     /// Resolves every architecture of the spec and returns the lock. `specBytes` are hashed so
-    /// that a lock can tell when its spec has changed.
-    public func lock(_ spec: ImageSpec, specPath: String, specBytes: [UInt8], progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LockFile {
+    /// that a lock can tell when its spec has changed. Packages in `holds` keep the versions given
+    /// (each must still be in the repositories, and the rest of the closure must agree with it).
+    public func lock(_ spec: ImageSpec, specPath: String, specBytes: [UInt8], holding holds: Holds = [:],
+                     progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LockFile {
         var packages: [String: [LockFile.Package]] = [:]
         var dropped: [String: [LockFile.Dropped]] = [:]
         var releases: [String: LockFile.Release] = [:]
         var devPackages: [String: [LockFile.Package]] = [:]
         for architecture in spec.archs {
-            let (resolution, dev, verified) = try await resolveVariants(spec, architecture: architecture, progress: progress)
+            let (resolution, dev, verified) = try await resolveVariants(spec, architecture: architecture, holding: holds, progress: progress)
             packages[architecture] = resolution.packages.map(LockFile.Package.init)
             if let dev { devPackages[architecture] = dev.packages.map(LockFile.Package.init) }
             dropped[architecture] = resolution.dropped.map { LockFile.Dropped(package: $0.package, dependency: $0.relation, chain: $0.chain) }

@@ -14,11 +14,16 @@ struct Update: AsyncParsableCommand {
         now comes from and, from the vulnerability database, the CVEs the upgrade fixes. The
         locks are rewritten only with --write; a build from the new lock then picks the fixes up.
 
+        With --security-only, an upgrade is taken only when its new version comes from a
+        -security suite or fixes a CVE the database knows; every other package is held at its
+        locked version (which must still be in the repositories) and listed as held back.
+
         Exit status: 0, whether or not there are updates (the output says); 1 on errors.
 
         Examples:
           harden update catalog/python.yaml
           harden update catalog --write          # every *.yaml spec in the directory
+          harden update catalog --security-only --write
         """
     )
 
@@ -27,6 +32,9 @@ struct Update: AsyncParsableCommand {
 
     @Flag(help: "Write the new locks.")
     var write = false
+
+    @Flag(help: "Take only upgrades from a -security suite or that fix a known CVE; hold every other package at its locked version.")
+    var securityOnly = false
 
     @OptionGroup var database: DatabaseOption
 
@@ -45,23 +53,56 @@ struct Update: AsyncParsableCommand {
             let old = try LockFile.read(lockPath)
             let bytes = try FileSystem.read(path, limit: 4 << 20)
             let spec = try ImageSpec(yaml: String(decoding: bytes, as: UTF8.self), file: path)
-            let new = try await PackageLocker().lock(spec, specPath: path, specBytes: bytes, progress: { _ in })
-            let changes = old.changes(to: new)
-            guard !changes.isEmpty else {
-                print("\(path): up to date (\(old.packages.values.map(\.count).reduce(0, +)) packages)")
-                continue
+            var new = try await PackageLocker().lock(spec, specPath: path, specBytes: bytes, progress: { _ in })
+            var held: [String] = []
+            if securityOnly {
+                let holds: PackageLocker.Holds
+                (holds, held) = try holdsForSecurityOnly(old.changes(to: new), release: spec.debian, database: vulnerabilities)
+                if !holds.isEmpty {
+                    do {
+                        new = try await PackageLocker().lock(spec, specPath: path, specBytes: bytes, holding: holds, progress: { _ in })
+                    } catch {
+                        throw CLIError("\(path): --security-only cannot hold \(held.joined(separator: "; ")) at the locked versions: \(error)")
+                    }
+                }
             }
-            changedSpecs += 1
-            print("\(path): \(changes.count) package change\(changes.count == 1 ? "" : "s")")
+            let changes = old.changes(to: new)
+            if changes.isEmpty {
+                print("\(path): up to date (\(old.packages.values.map(\.count).reduce(0, +)) packages)")
+            } else {
+                print("\(path): \(changes.count) package change\(changes.count == 1 ? "" : "s")")
+            }
             for change in changes {
                 print("  " + (try describe(change, release: spec.debian, database: vulnerabilities)))
             }
+            for line in held { print("  held back: \(line)") }
+            guard !changes.isEmpty else { continue }
+            changedSpecs += 1
             if write {
                 try new.write(to: lockPath)
                 print("  wrote \(lockPath)")
             }
         }
         if changedSpecs > 0 && !write { note("\(changedSpecs) lock\(changedSpecs == 1 ? "" : "s") would change: run again with --write") }
+    }
+
+    /// For --security-only: the packages whose upgrade neither comes from a -security suite nor
+    /// fixes a known CVE, to hold at their locked versions, and a line describing each.
+    private func holdsForSecurityOnly(_ changes: [LockChange], release: String, database: VulnerabilityDatabase?) throws
+        -> (PackageLocker.Holds, [String]) {
+        var holds: PackageLocker.Holds = [:]
+        var held: [String] = []
+        for change in changes {
+            guard let old = change.old, let new = change.new, old.version != new.version else { continue }
+            if new.suite.hasSuffix("-security") { continue }
+            if let database {
+                let advisories = try database.advisories(forSources: [new.source], release: release)
+                if !Matcher.fixes(from: old.sourceVersion, to: new.sourceVersion, in: advisories).isEmpty { continue }
+            }
+            holds[change.variant, default: [:]][change.architecture, default: [:]][change.name] = try DebianVersion(old.version)
+            held.append("[\(change.variant) \(change.architecture)] \(change.name) \(old.version) (\(new.version) in \(new.suite) fixes no known CVE)")
+        }
+        return (holds, held)
     }
 
     /// `[minimal amd64] libssl3 3.0.11-1~deb12u2 -> 3.0.17-1~deb12u2 (bookworm-security): fixes CVE-…`.

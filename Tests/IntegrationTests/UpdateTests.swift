@@ -46,4 +46,52 @@ struct UpdateTests {
         let missing = try run(harden, ["update", dir.path + "/nolock.yaml"], environment: environment)
         #expect(missing.status == 1)
     }
+
+    /// --security-only on a signed repository of three suites: `b`'s upgrade comes from
+    /// bookworm-security and is taken; `a`'s comes from bookworm-updates and is held back, until
+    /// the database knows a CVE that `a` 1.1 fixes.
+    @Test func securityOnlyTakesSecurityUpgradesAndHoldsTheRest() throws {
+        let repo = try SignedTestRepository(suites: [
+            ("bookworm", [.init(name: "a", version: "1.0"), .init(name: "b", version: "2.0")]),
+            ("bookworm-updates", [.init(name: "a", version: "1.1")]),
+            ("bookworm-security", [.init(name: "b", version: "2.1")]),
+        ])
+        let harden = try hardenBinary()
+        let dir = try TemporaryDirectory()
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = dir.path + "/cache"
+        func spec(_ packages: String) -> [UInt8] {
+            Array("""
+            name: t
+            debian: bookworm
+            packages: [\(packages)]
+            repositories:
+              - url: \(repo.server?.url ?? "")
+                suites: [bookworm, bookworm-updates, bookworm-security]
+                components: [main]
+                keyring: \(repo.keyring)
+            variants: {dev: false}
+
+            """.utf8)
+        }
+        // The lock of an older day, then the spec as it is.
+        let specPath = try dir.write("t.yaml", spec("a=1.0, b=2.0"))
+        try runChecked(harden, ["lock", specPath], environment: environment)
+        try dir.write("t.yaml", spec("a, b"))
+
+        let report = try run(harden, ["update", specPath, "--security-only", "--db", dir.path + "/none.db"], environment: environment)
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.output.contains("1 package change") && report.output.contains("[minimal amd64] b 2.0 -> 2.1 (bookworm-security)"), "\(report.output)")
+        #expect(report.output.contains("held back: [minimal amd64] a 1.0 (1.1 in bookworm-updates fixes no known CVE)"), "\(report.output)")
+        try runChecked(harden, ["update", specPath, "--security-only", "--write", "--db", dir.path + "/none.db"], environment: environment)
+        let lock = try LockFile.read(LockFile.path(forSpec: specPath))
+        #expect(lock.packages["amd64"]?.map { "\($0.name) \($0.version) \($0.suite)" } == ["a 1.0 bookworm", "b 2.1 bookworm-security"])
+
+        // Once the database knows a CVE fixed in a 1.1, that upgrade is a security one too.
+        let feed = try dir.write("feed.json", Array(#"{"a":{"CVE-2099-0200":{"releases":{"bookworm":{"status":"resolved","fixed_version":"1.1","urgency":"medium"}}}}}"#.utf8))
+        try runChecked(harden, ["db", "import", feed, "--db", dir.path + "/v.db"])
+        let withCVE = try run(harden, ["update", specPath, "--security-only", "--db", dir.path + "/v.db"], environment: environment)
+        #expect(withCVE.output.contains("[minimal amd64] a 1.0 -> 1.1 (bookworm-updates): fixes CVE-2099-0200") && !withCVE.output.contains("held back"),
+                "\(withCVE.output)")
+    }
 }

@@ -33,8 +33,14 @@ public final class SignedTestRepository: @unchecked Sendable {
 
     public let suite: String
 
-    public init(packages: [Pkg], suite: String = "test", validUntil: String = "Fri, 01 Jan 2100 00:00:00 UTC") throws {
-        self.suite = suite
+    public convenience init(packages: [Pkg], suite: String = "test", validUntil: String = "Fri, 01 Jan 2100 00:00:00 UTC") throws {
+        try self.init(suites: [(suite, packages)], validUntil: validUntil)
+    }
+
+    /// A repository with several suites (`bookworm`, `bookworm-security`…), each with its own
+    /// signed index; `suite` is the first.
+    public init(suites: [(name: String, packages: [Pkg])], validUntil: String = "Fri, 01 Jan 2100 00:00:00 UTC") throws {
+        suite = suites.first?.name ?? "test"
         dir = try TemporaryDirectory()
         root = dir.path + "/repo"
         gpgHome = dir.path + "/gnupg"
@@ -47,37 +53,40 @@ public final class SignedTestRepository: @unchecked Sendable {
         try FileSystem.writeAtomically(keyring, bytes: try run("gpg", gpg + ["--export", "repo@example.org"]).stdout)
         try FileSystem.writeAtomically(otherKeyring, bytes: try run("gpg", gpg + ["--export", "else@example.org"]).stdout)
 
-        var index = ""
-        for package in packages {
-            let build = dir.path + "/build/\(package.name)"
-            var control = "Package: \(package.name)\nVersion: \(package.version)\nArchitecture: \(package.fields["Architecture"] ?? "amd64")\n"
-            control += "Maintainer: Harden <harden@example.org>\nDescription: test package \(package.name)\n"
-            for (key, value) in package.fields.sorted(by: { $0.key < $1.key }) where key != "Architecture" { control += "\(key): \(value)\n" }
-            try dir.write("build/\(package.name)/DEBIAN/control", Array(control.utf8))
-            try dir.write("build/\(package.name)/usr/share/doc/\(package.name)/copyright", Array("MIT\n".utf8))
-            for (path, contents) in package.files { try dir.write("build/\(package.name)/\(path)", Array(contents.utf8), mode: 0o755) }
-            let debName = "\(package.name)_\(package.version)_amd64.deb"
-            try FileSystem.createDirectory(root + "/pool/main")
-            if let raw = package.rawDataTar {
-                try Self.assembleDeb(control: control, dataTar: raw, at: root + "/pool/main/" + debName, scratch: build)
-            } else {
-                try runChecked("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", build, root + "/pool/main/" + debName])
+        for (suite, packages) in suites {
+            var index = ""
+            for package in packages {
+                let build = dir.path + "/build/\(package.name)_\(package.version)"
+                var control = "Package: \(package.name)\nVersion: \(package.version)\nArchitecture: \(package.fields["Architecture"] ?? "amd64")\n"
+                control += "Maintainer: Harden <harden@example.org>\nDescription: test package \(package.name)\n"
+                for (key, value) in package.fields.sorted(by: { $0.key < $1.key }) where key != "Architecture" { control += "\(key): \(value)\n" }
+                let relative = String(build.dropFirst(dir.path.count + 1))
+                try dir.write("\(relative)/DEBIAN/control", Array(control.utf8))
+                try dir.write("\(relative)/usr/share/doc/\(package.name)/copyright", Array("MIT\n".utf8))
+                for (path, contents) in package.files { try dir.write("\(relative)/\(path)", Array(contents.utf8), mode: 0o755) }
+                let debName = "\(package.name)_\(package.version)_amd64.deb"
+                try FileSystem.createDirectory(root + "/pool/main")
+                if let raw = package.rawDataTar {
+                    try Self.assembleDeb(control: control, dataTar: raw, at: root + "/pool/main/" + debName, scratch: build)
+                } else {
+                    try runChecked("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", build, root + "/pool/main/" + debName])
+                }
+                let deb = try FileSystem.read(root + "/pool/main/" + debName, limit: 1 << 26)
+                index += control + "Filename: pool/main/\(debName)\nSize: \(deb.count)\nSHA256: \(sha256Hex(deb))\n\n"
             }
-            let deb = try FileSystem.read(root + "/pool/main/" + debName, limit: 1 << 26)
-            index += control + "Filename: pool/main/\(debName)\nSize: \(deb.count)\nSHA256: \(sha256Hex(deb))\n\n"
+            let indexDir = root + "/dists/\(suite)/main/binary-amd64"
+            try FileSystem.createDirectory(indexDir)
+            try FileSystem.writeAtomically(indexDir + "/Packages", bytes: Array(index.utf8))
+            try runChecked("xz", ["-k", indexDir + "/Packages"])
+            var release = "Origin: Harden Test\nSuite: \(suite)\nCodename: \(suite)\nDate: Sat, 28 Nov 2026 00:00:00 UTC\nValid-Until: \(validUntil)\n"
+            release += "Architectures: amd64\nComponents: main\nSHA256:\n"
+            for name in ["Packages", "Packages.xz"] {
+                let bytes = try FileSystem.read(indexDir + "/" + name, limit: 1 << 26)
+                release += " \(sha256Hex(bytes)) \(bytes.count) main/binary-amd64/\(name)\n"
+            }
+            try FileSystem.writeAtomically(root + "/dists/\(suite)/Release", bytes: Array(release.utf8))
+            try runChecked("gpg", gpg + ["--local-user", "repo@example.org", "--clearsign", "--output", root + "/dists/\(suite)/InRelease", root + "/dists/\(suite)/Release"])
         }
-        let indexDir = root + "/dists/\(suite)/main/binary-amd64"
-        try FileSystem.createDirectory(indexDir)
-        try FileSystem.writeAtomically(indexDir + "/Packages", bytes: Array(index.utf8))
-        try runChecked("xz", ["-k", indexDir + "/Packages"])
-        var release = "Origin: Harden Test\nSuite: \(suite)\nCodename: \(suite)\nDate: Sat, 28 Nov 2026 00:00:00 UTC\nValid-Until: \(validUntil)\n"
-        release += "Architectures: amd64\nComponents: main\nSHA256:\n"
-        for name in ["Packages", "Packages.xz"] {
-            let bytes = try FileSystem.read(indexDir + "/" + name, limit: 1 << 26)
-            release += " \(sha256Hex(bytes)) \(bytes.count) main/binary-amd64/\(name)\n"
-        }
-        try FileSystem.writeAtomically(root + "/dists/\(suite)/Release", bytes: Array(release.utf8))
-        try runChecked("gpg", gpg + ["--local-user", "repo@example.org", "--clearsign", "--output", root + "/dists/\(suite)/InRelease", root + "/dists/\(suite)/Release"])
         server = try LocalHTTPServer(directory: root)
     }
 
