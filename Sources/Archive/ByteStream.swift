@@ -14,6 +14,9 @@ public protocol ByteSink: AnyObject {
 public protocol ByteSource: AnyObject {
     /// Reads up to `buffer.count` bytes into `buffer` and returns how many were read; 0 means the end.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// Passes over exactly `count` bytes; fails if the stream ends first. By default the bytes
+    /// are read and discarded; a file seeks instead.
+    func skip(_ count: Int64) throws
 }
 
 /// The buffer size used when bytes are pumped from a source to a sink.
@@ -71,7 +74,10 @@ extension ByteSource {
     }
 
     /// Reads and discards exactly `count` bytes; fails if the stream ends first.
-    public func skip(_ count: Int64) throws {
+    public func skip(_ count: Int64) throws { try discard(count) }
+
+    /// Reads and discards exactly `count` bytes; fails if the stream ends first.
+    public func discard(_ count: Int64) throws {
         if count == 0 { return }
         let size = Int(min(count, Int64(streamBufferSize)))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)

@@ -29,6 +29,16 @@ public final class FileSource: ByteSource {
         }
     }
 
+    /// Seeks past `count` bytes (nothing is read), failing like a read would if the file ends first.
+    public func skip(_ count: Int64) throws {
+        if count == 0 { return }
+        let here = lseek(fd, 0, SEEK_CUR)
+        guard here >= 0 else { return try discard(count) }  // not seekable (a pipe): read past them
+        let size = try size()
+        if here + off_t(count) > size { throw ArchiveError.truncated("file ended \(Int64(here) + count - Int64(size)) bytes early") }
+        if lseek(fd, off_t(count), SEEK_CUR) < 0 { throw ArchiveError.io(path: path, operation: "lseek", errno: errno) }
+    }
+
     /// The file's size in bytes.
     public func size() throws -> Int64 {
         var st = stat()

@@ -119,6 +119,27 @@ func readTar(_ bytes: [UInt8], policy: TarReader.Policy = .refuseHostile) throws
         #expect(paths == sampleEntries().map(\.0.path))
     }
 
+    /// From a file, unread contents are seeked past, and a cut archive fails the same way.
+    @Test func filesAreSkippedBySeekingAndTruncationIsStillAnError() throws {
+        let dir = try TemporaryDirectory()
+        let bytes = try writeTar(sampleEntries())
+        let whole = try dir.write("whole.tar", bytes)
+        let reader = TarReader(try FileSource(path: whole))
+        var paths: [String] = []
+        while let entry = try reader.next() { paths.append(entry.path) }
+        #expect(paths == sampleEntries().map(\.0.path))
+        for cut in [512 + 300, bytes.count - 1024, bytes.count / 2] {
+            let cutFile = try dir.write("cut-\(cut).tar", Array(bytes.prefix(cut)))
+            #expect(throws: ArchiveError.self) {
+                let tar = TarReader(try FileSource(path: cutFile))
+                while try tar.next() != nil {}
+            }
+        }
+        let source = try FileSource(path: whole)
+        try source.skip(Int64(bytes.count))
+        #expect(throws: ArchiveError.self) { try source.skip(1) }
+    }
+
     @Test func truncatedArchiveIsAnError() throws {
         let bytes = try writeTar(sampleEntries())
         for cut in [100, 512 + 300, bytes.count - 1024, bytes.count / 2] {
