@@ -9,16 +9,19 @@ struct Update: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-resolve specs against today's repositories and show what their locks would gain.",
         discussion: """
-        Resolves each spec again (signed indexes verified, as 'harden lock' does) and compares
-        the result with its lock: every package added, removed or upgraded, with the suite it
-        now comes from and, from the vulnerability database, the CVEs the upgrade fixes. The
-        locks are rewritten only with --write; a build from the new lock then picks the fixes up.
+        Resolves each spec again (signed indexes verified, as 'harden lock'
+        does) and compares the result with its lock: every package added,
+        removed or upgraded, with the suite it now comes from and, from the
+        vulnerability database, the CVEs the upgrade fixes. Locks are rewritten
+        only with --write; a build from the new lock then picks the fixes up.
 
-        With --security-only, an upgrade is taken only when its new version comes from a
-        -security suite or fixes a CVE the database knows; every other package is held at its
-        locked version (which must still be in the repositories) and listed as held back.
+        With --security-only, an upgrade is taken only when its new version
+        comes from a -security suite or fixes a CVE the database knows; every
+        other package is held at its locked version (which must still be in the
+        repositories) and listed as held back.
 
-        Exit status: 0, whether or not there are updates (the output says); 1 on errors.
+        Exit status: 0 whether or not there are updates (the output says);
+        1 on errors.
 
         Examples:
           harden update catalog/python.yaml
