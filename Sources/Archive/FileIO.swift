@@ -211,3 +211,30 @@ public enum FileSystem {
         return String(path[..<slash])
     }
 }
+
+/// An exclusive `flock` on a directory, or on a lock file (created if missing), held until
+/// `release()` or deinit, so processes take turns. EINTR is retried.
+public final class FileLock {
+    private var fd: Int32
+
+    public init(path: String) throws {
+        fd = FileSystem.isDirectory(path) ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ArchiveError.io(path: path, operation: "open", errno: errno) }
+        while flock(fd, LOCK_EX) != 0 {
+            let code = errno
+            if code != EINTR {
+                close(fd)
+                fd = -1
+                throw ArchiveError.io(path: path, operation: "flock", errno: code)
+            }
+        }
+    }
+
+    /// Unlocks (closing the descriptor drops the lock).
+    public func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
+}

@@ -162,10 +162,18 @@ public struct HTTPFetcher: Sendable {
                     // Move out of URLSession's temporary name so it survives until the caller is done.
                     let kept = FileSystem.temporaryName(beside: NSTemporaryDirectory() + "/harden-download")
                     try FileManager.default.moveItem(atPath: file.path, toPath: kept)
+                    // A short body is a broken download (retried), unless the server compressed it
+                    // for the wire: then Content-Length counts the compressed bytes.
                     let size = (try? FileManager.default.attributesOfItem(atPath: kept)[.size] as? Int64) ?? nil
-                    if response.expectedContentLength > 0, let size, size != response.expectedContentLength {
+                    let encoded = http?.value(forHTTPHeaderField: "Content-Encoding").map { !$0.isEmpty && $0 != "identity" } ?? false
+                    if !encoded, response.expectedContentLength > 0, let size, size != response.expectedContentLength {
                         try? FileSystem.remove(kept)
-                        throw RepositoryError.network(url: url, reason: "the download broke off: \(size) of \(response.expectedContentLength) bytes")
+                        lastError = .network(url: url, reason: "the download broke off: \(size) of \(response.expectedContentLength) bytes")
+                        if attempt < attempts {
+                            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                            delay *= 2
+                        }
+                        continue
                     }
                     return .downloaded(path: kept, validators: HTTPValidators(
                         etag: http?.value(forHTTPHeaderField: "ETag"), lastModified: http?.value(forHTTPHeaderField: "Last-Modified")))

@@ -283,13 +283,8 @@ public struct ImageLayout: BlobReader {
 
     /// Runs `body` holding an exclusive lock on the layout directory (across processes too).
     private func withLock<T>(_ body: () throws -> T) throws -> T {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw OCIError.archive(.io(path: path, operation: "open", errno: errno)) }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { throw OCIError.archive(.io(path: path, operation: "flock", errno: errno)) }
-        }
-        defer { flock(fd, LOCK_UN) }
+        let lock = try wrapArchive { try FileLock(path: path) }
+        defer { lock.release() }
         return try body()
     }
 }

@@ -96,7 +96,7 @@ struct Build: AsyncParsableCommand {
             return v
         }
         // The vulnerability database, when there is one: findings after VEX, and VEX derived from it.
-        let vulnerabilities = FileSystem.exists(database.resolved) ? try VulnerabilityDatabase(path: database.resolved) : nil
+        let vulnerabilities = usableDatabase(database.resolved)
         if failOn != nil && vulnerabilities == nil {
             throw ValidationError("--fail-on needs the vulnerability database (\(database.resolved)): run 'harden db update' first")
         }

@@ -47,7 +47,7 @@ struct Update: AsyncParsableCommand {
             return try FileSystem.listDirectory(path).filter { $0.hasSuffix(".yaml") }.sorted().map { path + "/" + $0 }
         }
         guard !paths.isEmpty else { throw ValidationError("name at least one spec") }
-        let vulnerabilities = FileSystem.exists(database.resolved) ? try VulnerabilityDatabase(path: database.resolved) : nil
+        let vulnerabilities = usableDatabase(database.resolved)
         if vulnerabilities == nil { note("no vulnerability database at \(database.resolved): CVEs fixed are not shown ('harden db update')") }
         var changedSpecs = 0
         for path in paths {
