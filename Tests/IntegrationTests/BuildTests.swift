@@ -253,13 +253,8 @@ actor CatalogBuilds {
         let (layout, images) = try await CatalogBuilds.shared.built("python")
         let lock = try LockFile.read(LockFile.path(forSpec: try await CatalogBuilds.shared.lockedSpec("python")))
         let locked = Set((lock.packages["amd64"] ?? []).map { "\($0.name)=\($0.version)=\($0.architecture)" })
-        let archive = dir.path + "/python.tar"
-        try LocalImages.store(images[0].index, from: layout, to: .dockerArchive(path: archive, name: "python:latest"), platform: Platform(architecture: "amd64"))
-        for format in ["spdx-json", "cyclonedx"] {
-            let output = dir.path + "/trivy.\(format).json"
-            try runChecked("trivy", ["image", "--quiet", "--format", format, "--scanners", "license", "--input", archive, "--output", output,
-                                     "--cache-dir", dir.path + "/trivy-cache"])
-            let inventory = try SBOMReader.read(try FileSystem.read(output, limit: 64 << 20), path: output)
+        for (format, bytes) in try trivySBOMs(of: images[0].index, in: layout, work: dir) {
+            let inventory = try SBOMReader.read(bytes, path: format)
             #expect(inventory.osName == "debian" && inventory.osVersion.hasPrefix("12"), "\(format)")
             #expect(Set(inventory.packages.map { "\($0.name)=\($0.version)=\($0.architecture)" }) == locked, "\(format)")
             #expect(inventory.packages.first { $0.name == "libssl3" }?.sourceName == "openssl", "\(format)")
@@ -373,5 +368,18 @@ actor CatalogBuilds {
         try FileSystem.writeAtomically(specPath, bytes: try FileSystem.read(specPath) + Array("\ntag: changed\n".utf8))
         let stale = try build(specPath, store: store)
         #expect(stale.status != 0 && stale.stderr.contains("the lock no longer matches"), "\(stale.stderr)")
+    }
+}
+
+/// trivy's SPDX and CycloneDX SBOMs of the amd64 image of `index` (read from a docker-archive of
+/// it, as `trivy image --input` reads a saved image), by format name.
+func trivySBOMs(of index: Descriptor, in layout: ImageLayout, work dir: TemporaryDirectory) throws -> [(format: String, bytes: [UInt8])] {
+    let archive = dir.path + "/image.tar"
+    try LocalImages.store(index, from: layout, to: .dockerArchive(path: archive, name: "image:latest"), platform: Platform(architecture: "amd64"))
+    return try ["spdx-json", "cyclonedx"].map { format in
+        let output = dir.path + "/trivy.\(format).json"
+        try runChecked("trivy", ["image", "--quiet", "--format", format, "--scanners", "license", "--input", archive, "--output", output,
+                                 "--cache-dir", dir.path + "/trivy-cache"])
+        return (format, try FileSystem.read(output, limit: 64 << 20))
     }
 }
