@@ -72,7 +72,7 @@ let package = Package(
             ]
         ),
         // Verification of signed images against a policy (and, later, audit rules).
-        .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", "Vulnerability", "VEX", .product(name: "Yams", package: "Yams")]),
         // OCI distribution: push, pull and copy through registries (auth, retries, resumable uploads, referrers).
         .target(
             name: "Registry",

@@ -10,6 +10,14 @@ public enum Variant: String, Sendable, CaseIterable {
     case minimal
     /// For building: the same packages plus a shell, apt and dpkg, running as root.
     case dev
+    /// The conventional image to compare with, built only by `harden baseline`: the spec's
+    /// packages on debian:bookworm-slim's set, unhardened and running as root.
+    case baseline
+
+    /// The tag of this variant of a spec's image: `name:tag`, `name:tag-dev`, `name:tag-baseline`.
+    public func tag(_ spec: ImageSpec) -> String {
+        self == .minimal ? "\(spec.name):\(spec.tag)" : "\(spec.name):\(spec.tag)-\(rawValue)"
+    }
 }
 
 /// One built image (all architectures of one variant).
@@ -98,13 +106,20 @@ public struct ImageBuilder: Sendable {
                 throw BuildError.noLock("the lock has no dev packages for \(arch): run 'harden lock' again")
             }
         }
-        let epoch = try self.epoch ?? lockEpoch(lock)
-        // Fetch every .deb once, verified.
-        var all: [LockFile.Package] = []
-        for arch in spec.archs {
-            if variants.contains(.minimal) { all += lock.packages[arch] ?? [] }
-            if variants.contains(.dev) { all += lock.variants?["dev"]?[arch] ?? [] }
+        let sets = variants.map { variant in
+            (variant, Dictionary(uniqueKeysWithValues: spec.archs.map { arch in
+                (arch, (variant == .dev ? lock.variants?["dev"]?[arch] : lock.packages[arch]) ?? [])
+            }))
         }
+        return try await assemble(sets, spec: spec, lock: lock, into: layout)
+    }
+
+    /// Fetches every .deb of `sets` once, verified, and assembles each variant from its packages
+    /// per architecture.
+    func assemble(_ sets: [(Variant, [String: [LockFile.Package]])], spec: ImageSpec, lock: LockFile,
+                  into layout: ImageLayout) async throws -> [BuiltImage] {
+        let epoch = try self.epoch ?? lockEpoch(lock)
+        let all = sets.flatMap { _, byArch in spec.archs.flatMap { byArch[$0] ?? [] } }
         let progress = self.progress
         let fetcher = PackageFetcher(http: client.http, cache: client.cache)
         let debs = try await fetcher.fetch(all) { done, total, bytes in
@@ -114,11 +129,11 @@ public struct ImageBuilder: Sendable {
         defer { try? FileSystem.remove(scratch) }
 
         var results: [BuiltImage] = []
-        for variant in variants {
+        for (variant, byArch) in sets {
             // Architectures in parallel: each assembles and compresses on its own core.
             let platforms = try await withThrowingTaskGroup(of: (Int, PlatformBuild).self) { group in
                 for (position, arch) in spec.archs.enumerated() {
-                    let packages = (variant == .dev ? lock.variants?["dev"]?[arch] : lock.packages[arch]) ?? []
+                    let packages = byArch[arch] ?? []
                     group.addTask {
                         let assembler = Assembler(spec: spec, variant: variant, architecture: arch, epoch: epoch, scratch: scratch,
                                                   compression: compression, progress: progress)
@@ -131,8 +146,7 @@ public struct ImageBuilder: Sendable {
             }
             let index = try layout.writeIndex(of: platforms.map(\.manifest), annotations: Assembler.annotations(spec: spec, epoch: epoch,
                                                                                                                licenses: Set(platforms.flatMap(\.licenses))))
-            let tag = variant == .dev ? "\(spec.name):\(spec.tag)-dev" : "\(spec.name):\(spec.tag)"
-            results.append(BuiltImage(variant: variant, tag: tag, index: index,
+            results.append(BuiltImage(variant: variant, tag: variant.tag(spec), index: index,
                                       platforms: platforms.map { ($0.architecture, $0.manifest, $0.packageCount, $0.uncompressedSize) },
                                       hardening: Dictionary(uniqueKeysWithValues: platforms.map { ($0.architecture, $0.hardening) })))
         }
@@ -188,7 +202,7 @@ struct Assembler: Sendable {
         progress("\(label): unpacked \(installed.count) packages, \(root.nodes.count) paths")
 
         // What the maintainer scripts would have done.
-        let rootShell = variant == .dev ? "/bin/bash" : "/sbin/nologin"
+        let rootShell = variant == .minimal ? "/sbin/nologin" : "/bin/bash"
         try SystemFiles.writeAccounts(spec.accounts, rootShell: rootShell, into: root)
         try SystemFiles.writeOSRelease(overrides: spec.osRelease, into: root)
         let hasCABundle = try SystemFiles.writeCABundle(into: root)
@@ -204,7 +218,7 @@ struct Assembler: Sendable {
             try SystemFiles.writeStatusD(installed, into: root)
             let counts = Dictionary(grouping: hardening, by: \.pass).mapValues(\.count)
             progress("\(label): hardening " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        case .dev:
+        case .dev, .baseline:
             try SystemFiles.writeDpkgDatabase(installed, architecture: architecture, into: root)
         }
 
@@ -310,6 +324,9 @@ struct Assembler: Sendable {
             user = numericUser(spec.dev.user)
             if let devEntrypoint = spec.dev.entrypoint { entrypoint = devEntrypoint }
             if let devCmd = spec.dev.cmd { cmd = devCmd }
+            if entrypoint == nil && cmd == nil { cmd = ["/bin/bash"] }
+        case .baseline:
+            user = "0:0"
             if entrypoint == nil && cmd == nil { cmd = ["/bin/bash"] }
         }
         let created = UTCTime.rfc3339(epoch)

@@ -18,17 +18,6 @@ public struct PackageLocker: Sendable {
     /// Versions to keep packages at: variant (`minimal`, `dev`) → architecture → name → version.
     public typealias Holds = [String: [String: [String: DebianVersion]]]
 
-    /// The minimal and (when enabled) dev closures for one architecture from one index load.
-    func resolveVariants(_ spec: ImageSpec, architecture: String, holding holds: Holds, progress: @escaping @Sendable (String) -> Void) async throws
-        -> (minimal: Resolution, dev: Resolution?, releases: [VerifiedRelease]) {
-        let (universe, releases) = try await client.universe(repositories: try spec.aptRepositories(), distribution: spec.debian,
-                                                            architecture: architecture, progress: progress)
-        let resolver = Resolver(universe: universe, architecture: architecture)
-        let minimal = try resolver.resolve(Self.requests(spec.packages, holding: holds["minimal"]?[architecture] ?? [:]))
-        let dev = spec.dev.enabled ? try resolver.resolve(Self.requests(spec.devPackages, holding: holds["dev"]?[architecture] ?? [:])) : nil
-        return (minimal, dev, releases)
-    }
-
     /// `requests` with each held package pinned at its version (requested, when it was only a dependency).
     static func requests(_ requests: [PackageRequest], holding holds: [String: DebianVersion]) -> [PackageRequest] {
         guard !holds.isEmpty else { return requests }
@@ -44,12 +33,33 @@ public struct PackageLocker: Sendable {
     /// (each must still be in the repositories, and the rest of the closure must agree with it).
     public func lock(_ spec: ImageSpec, specPath: String, specBytes: [UInt8], holding holds: Holds = [:],
                      progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LockFile {
+        try await lock(spec, specPath: specPath, specBytes: specBytes, progress: progress) { resolver, _, architecture in
+            let minimal = try resolver.resolve(Self.requests(spec.packages, holding: holds["minimal"]?[architecture] ?? [:]))
+            let dev = spec.dev.enabled ? try resolver.resolve(Self.requests(spec.devPackages, holding: holds["dev"]?[architecture] ?? [:])) : nil
+            return (minimal, dev)
+        }
+    }
+
+    /// The lock of a spec's conventional baseline (`Baseline`): its packages are the baseline's.
+    public func lockBaseline(_ spec: ImageSpec, specPath: String, specBytes: [UInt8],
+                             progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LockFile {
+        try await lock(spec, specPath: specPath, specBytes: specBytes, progress: progress) { resolver, universe, architecture in
+            (try resolver.resolve(Baseline.requests(spec, required: Baseline.required(in: universe, architecture: architecture))), nil)
+        }
+    }
+
+    /// The lock from `resolve`'s closures (the image's, and the dev variant's when there is one),
+    /// each architecture's indexes loaded once.
+    private func lock(_ spec: ImageSpec, specPath: String, specBytes: [UInt8], progress: @escaping @Sendable (String) -> Void,
+                      resolve: (Resolver, PackageUniverse, String) throws -> (Resolution, Resolution?)) async throws -> LockFile {
         var packages: [String: [LockFile.Package]] = [:]
         var dropped: [String: [LockFile.Dropped]] = [:]
         var releases: [String: LockFile.Release] = [:]
         var devPackages: [String: [LockFile.Package]] = [:]
         for architecture in spec.archs {
-            let (resolution, dev, verified) = try await resolveVariants(spec, architecture: architecture, holding: holds, progress: progress)
+            let (universe, verified) = try await client.universe(repositories: try spec.aptRepositories(), distribution: spec.debian,
+                                                                 architecture: architecture, progress: progress)
+            let (resolution, dev) = try resolve(Resolver(universe: universe, architecture: architecture), universe, architecture)
             packages[architecture] = resolution.packages.map(LockFile.Package.init)
             if let dev { devPackages[architecture] = dev.packages.map(LockFile.Package.init) }
             dropped[architecture] = resolution.dropped.map { LockFile.Dropped(package: $0.package, dependency: $0.relation, chain: $0.chain) }

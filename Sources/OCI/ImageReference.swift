@@ -105,6 +105,12 @@ public enum ImageReference: Sendable, Hashable, CustomStringConvertible {
     /// `[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]`.
     case registry(RegistryReference)
 
+    /// A short name for the image that `text` refers to, for documents and reports: the last
+    /// path component without its tag (`python` for `localhost:5000/hardened/python:3.11`).
+    public static func shortName(of text: String) -> String {
+        text.split(separator: "/").last.map { String($0.split(separator: ":").first ?? $0) } ?? text
+    }
+
     /// Parses a reference with a transport prefix; text without one is a registry reference.
     public init(parsing text: String) throws {
         func split(_ rest: Substring) throws -> (String, String?) {

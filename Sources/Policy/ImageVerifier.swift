@@ -202,6 +202,15 @@ public struct ImageVerifier: Sendable {
         }
     }
 
+    /// The uid a config's `User` runs as: a number as it is, empty as root, a name as `passwd`
+    /// (read only when needed) says; nil for a name it does not have.
+    static func uid(ofUser user: String, passwd: () throws -> String) rethrows -> Int? {
+        let account = String(user.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        if let number = Int(account) { return number }
+        if account.isEmpty { return 0 }
+        return uid(of: account, passwd: try passwd())
+    }
+
     /// The uid of `name` in an /etc/passwd file, if it is there.
     static func uid(of name: String, passwd: String) -> Int? {
         for line in passwd.split(separator: "\n") {
@@ -218,15 +227,8 @@ public struct ImageVerifier: Sendable {
                 let config = try layout.readDocument(ImageConfiguration.self, image.config, kind: "image config")
                 let user = config.config?.User ?? ""
                 let account = String(user.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                let uid: Int?
-                if let number = Int(account) {
-                    uid = number
-                } else if account.isEmpty {
-                    uid = 0
-                } else {
-                    // A name means whatever the image's /etc/passwd says.
-                    let passwd = try ImageFiles.contents(of: "/etc/passwd", manifest: manifest, in: layout) ?? []
-                    uid = Self.uid(of: account, passwd: String(decoding: passwd, as: UTF8.self))
+                let uid = try Self.uid(ofUser: user) {
+                    String(decoding: try ImageFiles.contents(of: "/etc/passwd", manifest: manifest, in: layout) ?? [], as: UTF8.self)
                 }
                 switch uid {
                 case nil: add("non-root", name, false, "user '\(account)' is not in the image's /etc/passwd")

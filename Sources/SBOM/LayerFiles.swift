@@ -27,11 +27,25 @@ struct LayerFiles {
         var sha256: String
     }
 
+    /// What a kept entry is besides its contents (with `keepsAttributes`); directories are kept
+    /// here only, not in `nodes`.
+    struct Attributes: Equatable {
+        var kind: TarEntry.Kind
+        var mode: UInt32
+        var uid: Int
+        var gid: Int
+        var size: Int64
+        /// What `sniff` said about the file's first bytes.
+        var mark: String?
+    }
+
     /// The most entries kept: a hostile image of millions of tiny files is refused, not walked.
     static let nodeLimit = 2_000_000
 
     /// Kept entries by clean relative path (no leading `/`).
     private(set) var nodes: [String: Node] = [:]
+    /// Kept entries' metadata, directories included, when `keepsAttributes` is set.
+    private(set) var attributes: [String: Attributes] = [:]
 
     /// Which entries to keep (by default, what an inventory reads).
     var wanted: (String, TarEntry.Kind) -> Bool = LayerFiles.isWanted
@@ -43,6 +57,12 @@ struct LayerFiles {
     /// Whether a hostile entry (absolute path, `..`, a write through a symlink) fails the read
     /// instead of being skipped: a runtime may still extract it, so a check must not miss it.
     var refusesHazards = false
+    /// Whether the metadata of every wanted entry (directories too) is kept in `attributes`.
+    var keepsAttributes = false
+    /// Looks at the first `sniffLength` bytes of each wanted regular file whose contents are not
+    /// kept (and not hashed); what it returns is kept as the file's `mark`.
+    var sniff: ((String, [UInt8]) -> String?)?
+    static let sniffLength = 8192
 
     /// Largest single file kept (a dpkg status of a big image is a few MiB).
     static let fileLimit = 64 << 20
@@ -114,13 +134,14 @@ struct LayerFiles {
             throw SBOMError.unreadableLayer(name, reason: "unsupported layer media type \(descriptor.mediaType)")
         }
         var added: [String: Node] = [:]
+        var addedAttributes: [String: Attributes] = [:]
         var addedOrder: [String] = []
         var whiteouts: [String] = []
         var opaque: [String] = []
         var replaced: [String] = []
         // Directories that hold kept entries of lower layers: only these can be hidden by a non-directory.
         var lowerDirectories: Set<String> = []
-        for key in nodes.keys {
+        for key in Array(nodes.keys) + Array(attributes.keys) {
             var parts = key.split(separator: "/").dropLast()
             while !parts.isEmpty {
                 lowerDirectories.insert(parts.joined(separator: "/"))
@@ -154,9 +175,11 @@ struct LayerFiles {
                 }
                 guard wanted(entry.path, entry.kind) else {
                     if added[entry.path] != nil { added[entry.path] = nil }
+                    addedAttributes[entry.path] = nil
                     continue
                 }
                 let node: Node?
+                var mark: String?
                 switch entry.kind {
                 case .regular:
                     if keepsContents(entry.path) {
@@ -164,6 +187,7 @@ struct LayerFiles {
                     } else if hashesContents {
                         node = .hashed(try Self.digest(of: tar.contents))
                     } else {
+                        if let sniff { mark = sniff(entry.path, try Self.prefix(of: tar.contents, count: Self.sniffLength)) }
                         node = .file([])
                     }
                 case .symlink:
@@ -173,8 +197,14 @@ struct LayerFiles {
                 default:
                     node = nil
                 }
-                if added[entry.path] == nil { addedOrder.append(entry.path) }
+                if added[entry.path] == nil && addedAttributes[entry.path] == nil { addedOrder.append(entry.path) }
                 added[entry.path] = node
+                if keepsAttributes {
+                    addedAttributes[entry.path] = entry.kind == .hardlink
+                        ? addedAttributes[entry.linkTarget] ?? attributes[entry.linkTarget]
+                        : Attributes(kind: entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
+                                     size: entry.kind == .regular ? entry.size : 0, mark: mark)
+                }
             }
         } catch let error as SBOMError {
             throw error
@@ -185,13 +215,15 @@ struct LayerFiles {
         // Only a path that held lower entries needs the scan below it (files have no children).
         for path in whiteouts + replaced {
             nodes[path] = nil
+            attributes[path] = nil
             if lowerDirectories.contains(path) { remove(below: path) }
         }
         for directory in opaque where directory.isEmpty || lowerDirectories.contains(directory) { remove(below: directory) }
         for path in addedOrder {
-            if let node = added[path] { nodes[path] = node } else { nodes[path] = nil }
+            nodes[path] = added[path]
+            if keepsAttributes { attributes[path] = addedAttributes[path] }
         }
-        guard nodes.count <= Self.nodeLimit else {
+        guard nodes.count <= Self.nodeLimit && attributes.count <= Self.nodeLimit else {
             throw SBOMError.unreadableLayer(name, reason: "more than \(Self.nodeLimit) files in the image")
         }
     }
@@ -201,6 +233,9 @@ struct LayerFiles {
         let prefix = path.isEmpty ? "" : path + "/"
         for key in nodes.keys where key.hasPrefix(prefix) && key != path {
             nodes[key] = nil
+        }
+        for key in attributes.keys where key.hasPrefix(prefix) && key != path {
+            attributes[key] = nil
         }
     }
 
@@ -217,6 +252,13 @@ struct LayerFiles {
         guard let last = parts.popLast(), let parent = follow(parts) else { return nil }
         let result = parent.isEmpty ? last : parent + "/" + last
         return nodes[result]?.isFile == true ? result : nil
+    }
+
+    /// `path` with the directories on the way resolved (the last component is not followed).
+    func canonical(_ path: String) -> String {
+        var parts = path.split(separator: "/").map(String.init)
+        guard let last = parts.popLast(), let parent = follow(parts) else { return path }
+        return parent.isEmpty ? last : parent + "/" + last
     }
 
     /// `parts` with every symlink among them followed (at most 16 hops); nil on a loop.
@@ -272,6 +314,18 @@ struct LayerFiles {
             size += Int64(count)
         }
         return FileDigest(size: size, sha1: hexString(sha1.finalize()), sha256: hexString(sha256.finalize()))
+    }
+
+    /// Up to `count` bytes from the start of a stream (the rest is left unread).
+    static func prefix(of source: ByteSource, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let read = try bytes.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            if read == 0 { break }
+            filled += read
+        }
+        return Array(bytes[0..<filled])
     }
 
     /// The contents of the regular file at `path` after following symlinks, if kept.

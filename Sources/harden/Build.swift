@@ -150,24 +150,7 @@ struct Build: AsyncParsableCommand {
             return remote
         }
         for image in images {
-            switch destination {
-            case nil:
-                let store = try LocalStore.open()
-                try store.copyImage(image.index, from: staging, tag: image.tag)
-                try store.copyAttachments(of: image.index, from: staging)
-                print("\(image.index.digest)  \(image.tag)  (local store \(store.path))")
-            case .layout(let path, let tag)?:
-                let base = tag ?? String(image.tag.split(separator: ":").last ?? "latest")
-                let name = image.variant == .dev && tag != nil ? base + "-dev" : base
-                let target = try ImageLayout.create(at: path)
-                try target.copyImage(image.index, from: staging, tag: name)
-                try target.copyAttachments(of: image.index, from: staging)
-                print("\(image.index.digest)  oci:\(path):\(name)")
-            case let other?:
-                guard images.count == 1 else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
-                try LocalImages.store(image.index, from: staging, to: other, platform: try platform.map { try Platform(parsing: $0) })
-                print("\(image.index.digest)  \(other)")
-            }
+            try publish(image, from: staging, to: destination, platform: platform, alone: images.count == 1)
             for platform in image.platforms {
                 print("  \(platform.architecture): \(platform.manifest.digest)  \(platform.packages) packages, \(formatBytes(platform.uncompressedSize)) uncompressed")
             }
@@ -219,6 +202,30 @@ struct Build: AsyncParsableCommand {
             throw CLIError("not published: findings at or above \(failOn?.rawValue ?? "")\n  " + refused.joined(separator: "\n  ")
                            + "\n(add VEX statements to the spec's vex: section for those that do not apply, or update the lock)")
         }
+    }
+}
+
+/// Copies a built image from `staging` with its attachments to `destination` (the local store
+/// when nil; in a layout the variant's suffix goes on the tag given) and prints where it went.
+/// Archives hold one image: `alone` says whether this is the only one built.
+func publish(_ image: BuiltImage, from staging: ImageLayout, to destination: ImageReference?, platform: String?, alone: Bool) throws {
+    switch destination {
+    case nil:
+        let store = try LocalStore.open()
+        try store.copyImage(image.index, from: staging, tag: image.tag)
+        try store.copyAttachments(of: image.index, from: staging)
+        print("\(image.index.digest)  \(image.tag)  (local store \(store.path))")
+    case .layout(let path, let tag)?:
+        let base = tag ?? String(image.tag.split(separator: ":").last ?? "latest")
+        let name = image.variant != .minimal && tag != nil ? base + "-" + image.variant.rawValue : base
+        let target = try ImageLayout.create(at: path)
+        try target.copyImage(image.index, from: staging, tag: name)
+        try target.copyAttachments(of: image.index, from: staging)
+        print("\(image.index.digest)  oci:\(path):\(name)")
+    case let other?:
+        guard alone else { throw ValidationError("\(other) holds one image: choose it with --variant minimal or --variant dev") }
+        try LocalImages.store(image.index, from: staging, to: other, platform: try platform.map { try Platform(parsing: $0) })
+        print("\(image.index.digest)  \(other)")
     }
 }
 

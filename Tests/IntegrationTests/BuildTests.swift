@@ -26,6 +26,8 @@ func walkLayers(_ manifest: Descriptor, in reader: BlobReader) throws -> [String
 /// Builds catalog specs against the host's real mirror, each lock made once per test run.
 actor CatalogBuilds {
     static let shared = CatalogBuilds()
+    /// Every image of catalog/.
+    static let names = ["static", "base", "cc", "python"]
     let work: String
     let cache: DownloadCache
     private var locks: [String: String] = [:]
