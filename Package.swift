@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Registry", targets: ["Registry"]),
         .library(name: "VEX", targets: ["VEX"]),
         .library(name: "Vulnerability", targets: ["Vulnerability"]),
+        .library(name: "Catalog", targets: ["Catalog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -86,6 +87,7 @@ let package = Package(
         ),
         // OpenVEX documents: package URLs, statements, create, merge and matching to findings.
         .target(name: "VEX", dependencies: ["Archive", "OCI"]),
+        .target(name: "Catalog", dependencies: ["Archive", "OCI", "Debian", "SBOM", "Attestation", "Policy", "Vulnerability", "VEX", "ImageBuild"]),
         // Vulnerability feeds (Debian Security Tracker, OSV), the local database, the matcher and reports.
         .target(name: "Vulnerability", dependencies: ["Debian", "OCI", "SBOM", "VEX", .product(name: "GRDB", package: "GRDB.swift")]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
@@ -96,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "harden",
             dependencies: [
-                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy", "Registry",
+                "Archive", "OCI", "Debian", "ImageBuild", "ContainerRuntime", "SBOM", "Attestation", "Policy", "Registry", "Catalog",
                 "VEX", "Vulnerability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -121,7 +123,7 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "VEXTests", dependencies: ["VEX", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "VulnerabilityTests", dependencies: ["Vulnerability", "VEX", "Debian", "Archive", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Vulnerability", "VEX", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["OCI", "Archive", "Debian", "ImageBuild", "Attestation", "Policy", "Catalog", "Vulnerability", "VEX", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

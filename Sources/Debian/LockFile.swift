@@ -95,6 +95,10 @@ public struct LockFile: Sendable, Codable, Equatable {
     }
 
     /// The lock's bytes: sorted keys, indented, no escaped slashes; the same lock gives the same bytes.
+    /// What identifies the lock's contents (`sha256:` of its encoding): the same lock, however
+    /// its file is formatted, has the same digest. Images record it to be reused.
+    public func digest() throws -> String { "sha256:" + sha256Hex(try encoded()) }
+
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]

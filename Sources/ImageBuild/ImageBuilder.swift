@@ -66,6 +66,10 @@ public struct ImageBuilder: Sendable {
     /// Build only these variants (nil: minimal and, unless the spec disables it, dev).
     public var only: Variant?
 
+    /// The annotation of every index and manifest that names the lock it was built from
+    /// (`LockFile.digest()`): a catalog build rebuilds an image only when its lock's differs.
+    public static let lockAnnotation = "dev.harden.lock.digest"
+
     public init(client: RepositoryClient = RepositoryClient(), epoch: Int64? = nil, compression: Compression = .gzip,
                 only: Variant? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
@@ -119,6 +123,7 @@ public struct ImageBuilder: Sendable {
     func assemble(_ sets: [(Variant, [String: [LockFile.Package]])], spec: ImageSpec, lock: LockFile,
                   into layout: ImageLayout) async throws -> [BuiltImage] {
         let epoch = try self.epoch ?? lockEpoch(lock)
+        let lockDigest = try lock.digest()
         let all = sets.flatMap { _, byArch in spec.archs.flatMap { byArch[$0] ?? [] } }
         let progress = self.progress
         let fetcher = PackageFetcher(http: client.http, cache: client.cache)
@@ -135,8 +140,8 @@ public struct ImageBuilder: Sendable {
                 for (position, arch) in spec.archs.enumerated() {
                     let packages = byArch[arch] ?? []
                     group.addTask {
-                        let assembler = Assembler(spec: spec, variant: variant, architecture: arch, epoch: epoch, scratch: scratch,
-                                                  compression: compression, progress: progress)
+                        let assembler = Assembler(spec: spec, variant: variant, architecture: arch, epoch: epoch, lockDigest: lockDigest,
+                                                  scratch: scratch, compression: compression, progress: progress)
                         return (position, try assembler.build(packages: packages, debs: debs, into: layout))
                     }
                 }
@@ -144,8 +149,9 @@ public struct ImageBuilder: Sendable {
                 for try await item in group { collected.append(item) }
                 return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            let index = try layout.writeIndex(of: platforms.map(\.manifest), annotations: Assembler.annotations(spec: spec, epoch: epoch,
-                                                                                                               licenses: Set(platforms.flatMap(\.licenses))))
+            let index = try layout.writeIndex(of: platforms.map(\.manifest),
+                                              annotations: Assembler.annotations(spec: spec, epoch: epoch, lockDigest: lockDigest,
+                                                                                 licenses: Set(platforms.flatMap(\.licenses))))
             results.append(BuiltImage(variant: variant, tag: variant.tag(spec), index: index,
                                       platforms: platforms.map { ($0.architecture, $0.manifest, $0.packageCount, $0.uncompressedSize) },
                                       hardening: Dictionary(uniqueKeysWithValues: platforms.map { ($0.architecture, $0.hardening) })))
@@ -187,6 +193,8 @@ struct Assembler: Sendable {
     let variant: Variant
     let architecture: String
     let epoch: Int64
+    /// The lock's digest, recorded in every manifest and index (`Assembler.lockAnnotation`).
+    let lockDigest: String
     let scratch: String
     let compression: Compression
     let progress: @Sendable (String) -> Void
@@ -226,7 +234,7 @@ struct Assembler: Sendable {
         let layers = try writeLayers(root, installed: installed, into: layout)
         let config = imageConfig(hasCABundle: hasCABundle)
         var manifest = try layout.writeImage(config: config, layers: layers.map(\.stored),
-                                             annotations: Self.annotations(spec: spec, epoch: epoch, licenses: Set(licenses)))
+                                             annotations: Self.annotations(spec: spec, epoch: epoch, lockDigest: lockDigest, licenses: Set(licenses)))
         manifest.platform = Platform(architecture: architecture, variant: architecture == "arm64" ? "v8" : nil)
         try attachSBOMs(to: manifest, packages: packages, layout: layout, label: label)
         let size = root.nodes.values.reduce(Int64(0)) { $0 + $1.size }
@@ -347,8 +355,9 @@ struct Assembler: Sendable {
         return name
     }
 
-    static func annotations(spec: ImageSpec, epoch: Int64, licenses: Set<String>) -> [String: String] {
+    static func annotations(spec: ImageSpec, epoch: Int64, lockDigest: String, licenses: Set<String>) -> [String: String] {
         var result = [
+            ImageBuilder.lockAnnotation: lockDigest,
             "org.opencontainers.image.created": UTCTime.rfc3339(epoch),
             "org.opencontainers.image.title": spec.name,
             "org.opencontainers.image.version": spec.tag,

@@ -208,6 +208,10 @@ public struct SignedBuild: Sendable {
             guard index.digest == claimed.index, MediaType.isIndex(index.mediaType) else {
                 throw BuildError.untrustedResult("the child reported \(claimed.index) for \(claimed.tag) but stored \(index.digest)")
             }
+            let annotations = try childLayout.readDocument(ImageIndex.self, index, kind: "image index").annotations
+            guard annotations?[ImageBuilder.lockAnnotation] == (try lock.digest()) else {
+                throw BuildError.untrustedResult("\(claimed.tag) does not name the lock it was built from (\(ImageBuilder.lockAnnotation))")
+            }
             // Every blob is checked on the way into this layout; of what the child attached, only
             // the SBOMs come along (attached again here), never a signature or an attestation.
             try layout.copyImage(index, from: childLayout, tag: claimed.tag)

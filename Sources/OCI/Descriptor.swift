@@ -12,6 +12,17 @@ public struct Platform: Sendable, Hashable, Codable, CustomStringConvertible {
         case osFeatures = "os.features"
     }
 
+    /// The architecture of the machine this runs on, in OCI terms.
+    public static var hostArchitecture: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "unknown"
+        #endif
+    }
+
     public init(architecture: String, os: String = "linux", variant: String? = nil) {
         self.architecture = architecture
         self.os = os

@@ -133,13 +133,14 @@ public struct Auditor {
     /// Reads and audits the platform manifest `manifest` of the image `root` in `layout`.
     public func audit(_ root: Descriptor, manifest: Descriptor, in layout: ImageLayout, reference: String) throws -> AuditReport {
         let contents = try Self.contents(of: manifest, in: layout, reference: reference)
-        var checks = hardeningChecks(contents)
+        return audit(contents, scan: try scan(contents, in: layout, target: reference), root: root, in: layout, reference: reference)
+    }
+
+    /// Audits what was read of an image (`contents`, and its `scan` when there is one).
+    public func audit(_ contents: ImageContents, scan: ScanReport?, root: Descriptor, in layout: ImageLayout, reference: String) -> AuditReport {
         let (user, userCheck) = Self.userCheck(contents)
-        checks.insert(userCheck, at: 0)
-        checks.append(packagesCheck(contents))
-        let scan = try self.scan(contents, in: layout, target: reference)
-        checks.append(vulnerabilityCheck(scan, contents))
-        checks += evidenceChecks(root, manifest: contents.manifest, in: layout, reference: reference)
+        let checks = [userCheck] + hardeningChecks(contents) + [packagesCheck(contents), vulnerabilityCheck(scan, contents)]
+            + evidenceChecks(root, manifest: contents.manifest, in: layout, reference: reference)
         return AuditReport(image: reference, digest: contents.manifest.digest.description,
                            platform: (contents.manifest.platform ?? contents.config.platform).description,
                            user: user, figures: Self.figures(contents, vulnerabilities: scan?.findings), checks: checks,

@@ -23,7 +23,7 @@ struct Pack: ParsableCommand {
     var output: String
 
     @Option(help: "CPU architecture of the contents (amd64, arm64, ...).")
-    var arch: String = hostArchitecture()
+    var arch: String = Platform.hostArchitecture
 
     @Option(help: "User (name or uid[:gid]) the container runs as.")
     var user: String?
@@ -95,17 +95,6 @@ struct Pack: ParsableCommand {
 func splitPair(_ text: String) -> (String, String) {
     let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
     return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
-}
-
-/// The host's architecture in OCI terms.
-func hostArchitecture() -> String {
-    #if arch(x86_64)
-    return "amd64"
-    #elseif arch(arm64)
-    return "arm64"
-    #else
-    return "unknown"
-    #endif
 }
 
 extension Compression: ExpressibleByArgument {}

@@ -39,7 +39,7 @@ struct TestImage: AsyncParsableCommand {
         let opened = try await openImage(image, registry: registry)
         let isDev = variant.map { $0 == "dev" } ?? image.hasSuffix("-dev")
         if let variant, variant != "dev" && variant != "minimal" { throw ValidationError("--variant must be minimal or dev") }
-        let manifest = try ImageGraph.manifest(for: Platform(architecture: hostArchitecture()), under: opened.root, in: opened.layout)
+        let manifest = try ImageGraph.manifest(for: Platform(architecture: Platform.hostArchitecture), under: opened.root, in: opened.layout)
         let tests = parsed.tests.filter { $0.variant == .both || $0.variant == (isDev ? .dev : .minimal) }.map {
             ImageTestCase(name: $0.name, command: $0.run, expectOutput: $0.expectOutput, expectStatus: $0.expectStatus)
         }

@@ -1,0 +1,108 @@
+import Archive
+import ArgumentParser
+import Catalog
+import Foundation
+import ImageBuild
+import OCI
+import SBOM
+import VEX
+import Vulnerability
+
+struct CatalogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "Build a whole catalog of images and report on it.",
+        subcommands: [CatalogBuild.self]
+    )
+}
+
+struct CatalogBuild: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build every spec of a catalog directory, audit each image and write the catalog report.",
+        discussion: """
+        Every *.yaml in DIR is built with its lock (minimal and -dev, every architecture), several
+        specs at once (--jobs), into one store, so layers are shared. An image whose tags already
+        name its lock's digest (annotation dev.harden.lock.digest) is reused: with nothing
+        changed, nothing is built or written and every digest stays.
+
+        Each image is then audited (as 'harden audit'), scanned when a vulnerability database
+        exists, and compared with its conventional baseline (as 'harden baseline' builds it, once
+        per baseline lock). The report goes to --report: catalog.json, catalog.md, index.html (one
+        static page, no external assets) and documents/ (each image's SBOMs and, when signed, its
+        provenance and VEX). An image that fails to build is in the report with its error, and
+        the command exits 1 after writing it.
+
+        Examples:
+          harden catalog build                       # catalog/ into the local store, report in catalog-report/
+          harden catalog build catalog --key harden.key --report site/
+          harden catalog build catalog --output oci:out/store --no-baselines
+        """
+    )
+
+    @Argument(help: "The catalog directory (specs *.yaml and their locks).")
+    var directory = "catalog"
+
+    @Option(name: .shortAndLong, help: "The store to build into and reuse from: oci:DIR (default: the local store).")
+    var output: String?
+
+    @Option(help: "Where the report goes.")
+    var report = "catalog-report"
+
+    @Option(help: "Sign with this private key (as 'harden build --key'); the passphrase comes from HARDEN_PASSWORD or the terminal.")
+    var key: String?
+
+    @Option(help: "How many specs build at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Do not build or compare the conventional baselines.")
+    var noBaselines = false
+
+    @Option(help: "Layer compression: gzip, zstd or none.")
+    var compression: Compression = .gzip
+
+    @OptionGroup var database: DatabaseOption
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let store: ImageLayout
+        switch try output.map({ try ImageReference(parsing: $0) }) {
+        case nil: store = try LocalStore.open()
+        case .layout(let path, nil)?: store = try ImageLayout.create(at: path)
+        case let other?: throw ValidationError("--output is a store directory, oci:DIR (not \(other))")
+        }
+        var signing: CatalogBuilder.Signing?
+        if let key {
+            try BuildIsolation.protectParent()
+            signing = CatalogBuilder.Signing(key: try loadSigningKey(key), keyPath: key, executable: try BuildIsolation.ownExecutable())
+        }
+        let vulnerabilities = usableDatabase(database.resolved)
+        var derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])?
+        if let db = vulnerabilities {
+            derivedVEX = { @Sendable inventory, product in
+                try VEXDerivation.statements(advisories: try ImageScan.advisories(for: inventory, in: db, target: inventory.imageName),
+                                             inventory: inventory, product: product)
+            }
+        }
+        let builder = CatalogBuilder(store: store, signing: signing, database: vulnerabilities, compression: compression, jobs: jobs,
+                                     baselines: !noBaselines, builderVersion: Harden.version, derivedVEX: derivedVEX, progress: note)
+        let result = try await builder.build(specs: try CatalogBuilder.specs(in: directory), reportDirectory: report)
+        for image in result.images { print(summaryLine(image)) }
+        note("report: \(report)/index.html, catalog.json, catalog.md (\(formatDuration(ContinuousClock.now - started)))")
+        if result.images.contains(where: { $0.status == "failed" }) { throw ExitCode(1) }
+    }
+}
+
+/// One line per catalog image: status, digest, grade, size and the reduction against its baseline.
+func summaryLine(_ image: CatalogReport.Image) -> String {
+    var line = image.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " " + image.status.padding(toLength: 9, withPad: " ", startingAt: 0)
+    line += " " + (image.variants.first.map { String($0.digest.prefix(19)) } ?? "-")
+    if let platform = image.comparedPlatform {
+        line += "  grade \(platform.grade)  \(platform.figures.packages) packages, \(formatBytes(platform.figures.compressedBytes))"
+    }
+    if let reduction = image.reduction {
+        let parts = ["packages", "executables", "cves"].compactMap { axis in reduction[axis].map { String(format: "%.0f%% fewer %@", $0, axis) } }
+        line += "  vs baseline: " + parts.joined(separator: ", ")
+    }
+    return ([line] + image.problems.map { "  problem: \($0)" }).joined(separator: "\n")
+}
