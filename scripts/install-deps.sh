@@ -13,7 +13,8 @@ packages=(
   runc                                           # runs built images for real (harden test)
   python3                                        # schema validation and hostile-archive fixtures
   gnupg curl                                     # signing test repositories, fetching real indexes
-  dctrl-tools python3-debian mmdebstrap          # what the benchmarks compare against
+  dctrl-tools python3-debian mmdebstrap          # what the benchmarks compare against (mmdebstrap: a foreign minbase)
+  chromium                                       # renders the catalog report page (headless screenshot)
 )
 
 missing=()

@@ -1,0 +1,158 @@
+import Archive
+import Debian
+import Foundation
+import ImageBuild
+import OCI
+import Testing
+import TestSupport
+
+/// `harden catalog build` through the CLI on the real mirror, signed: static and base (base
+/// locked with an older libssl3 that bookworm's main suite still has, while bookworm-security has
+/// a newer one). The report and its page; a second run that writes nothing; then `harden update
+/// --write` and a build that rebuilds base alone.
+@Suite(.serialized) struct CatalogTests {
+    static let oldSSL = "3.0.20-1~deb12u2"
+
+    /// The files of a layout (path → SHA-256), to show that a run wrote nothing.
+    func snapshot(_ layout: String) throws -> [String: String] {
+        var files: [String: String] = [:]
+        for name in try FileSystem.listDirectory(layout + "/blobs/sha256") { files[name] = name }
+        files["index.json"] = sha256Hex(try FileSystem.read(layout + "/index.json"))
+        return files
+    }
+
+    func report(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(try FileSystem.read(path + "/catalog.json"))) as? [String: Any])
+    }
+
+    func images(_ report: [String: Any]) -> [String: [String: Any]] {
+        Dictionary(uniqueKeysWithValues: (report["images"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0) })
+    }
+
+    func minimalDigest(_ image: [String: Any]?) -> String? {
+        ((image?["variants"] as? [[String: Any]])?.first { $0["variant"] as? String == "minimal" })?["digest"] as? String
+    }
+
+    @Test func catalogBuildReportsReusesAndRebuildsOnlyWhatChanged() async throws {
+        let harden = try hardenBinary()
+        let dir = try TemporaryDirectory()
+        let catalog = dir.path + "/catalog"
+        try FileSystem.createDirectory(catalog)
+        for name in ["static", "base"] {
+            let shared = try await CatalogBuilds.shared.lockedSpec(name)
+            try FileSystem.writeAtomically(catalog + "/\(name).yaml", bytes: try FileSystem.read(shared))
+            try FileSystem.writeAtomically(catalog + "/\(name).lock.json", bytes: try FileSystem.read(LockFile.path(forSpec: shared)))
+        }
+        // base's lock of an older day: libssl3 held at the main suite's version.
+        let baseSpec = catalog + "/base.yaml"
+        let parsed = try ImageSpec(contentsOf: baseSpec)
+        let version = try DebianVersion(Self.oldSSL)
+        let holds: PackageLocker.Holds = ["minimal": ["amd64": ["libssl3": version], "arm64": ["libssl3": version]],
+                                          "dev": ["amd64": ["libssl3": version], "arm64": ["libssl3": version]]]
+        let old = try await PackageLocker(client: RepositoryClient(cache: CatalogBuilds.shared.cache))
+            .lock(parsed, specPath: baseSpec, specBytes: try FileSystem.read(baseSpec), holding: holds)
+        #expect(old.packages["amd64"]?.first { $0.name == "libssl3" }?.version == Self.oldSSL)
+        try old.write(to: LockFile.path(forSpec: baseSpec))
+
+        let environment = SignedCatalog.shared.environment()
+        let keys = dir.path + "/catalog-signer"
+        try runChecked(harden, ["keygen", "--output-prefix", keys], environment: environment)
+        let root = FileSystem.parentPath(FileSystem.parentPath(FileSystem.parentPath(#filePath)))
+        let db = dir.path + "/v.db"
+        try runChecked(harden, ["db", "import", root + "/../shared/vulndata/debian-tracker/bookworm-sample.json", "--db", db])
+        let store = dir.path + "/store"
+        let reportDir = dir.path + "/report"
+        let build = ["catalog", "build", catalog, "--output", "oci:" + store, "--report", reportDir, "--key", keys + ".key", "--db", db]
+
+        // First run: both built, signed, audited against their baselines.
+        let first = try run(harden, build, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstReport = try report(reportDir)
+        let built = images(firstReport)
+        #expect(Set(built.keys) == ["static", "base"])
+        for (name, image) in built {
+            #expect(image["status"] as? String == "built", "\(name)")
+            #expect((image["problems"] as? [Any])?.isEmpty == true, "\(name): \(image["problems"] ?? "")")
+            let reduction = image["reduction"] as? [String: Double] ?? [:]
+            #expect((reduction["packages"] ?? 0) >= 75 && (reduction["executables"] ?? 0) >= 80, "\(name): \(reduction)")
+            let baseline = image["baseline"] as? [String: Any]
+            let failed = Set(baseline?["failed"] as? [String] ?? [])
+            #expect(failed.isSuperset(of: ["user", "shell", "package-manager", "setuid"]), "\(name): \(failed)")
+            for variant in image["variants"] as? [[String: Any]] ?? [] {
+                for platform in variant["platforms"] as? [[String: Any]] ?? [] {
+                    let evidence = platform["evidence"] as? [String: String]
+                    #expect(evidence == ["signature": "pass", "sbom": "pass", "provenance": "pass"], "\(name) \(variant["variant"] ?? ""): \(evidence ?? [:])")
+                    guard variant["variant"] as? String == "minimal" else { continue }
+                    #expect(platform["hardened"] as? Bool == true, "\(name)")
+                    for (_, path) in platform["documents"] as? [String: String] ?? [:] {
+                        #expect(FileSystem.exists(reportDir + "/" + path), "\(path)")
+                    }
+                    #expect(Set((platform["documents"] as? [String: String] ?? [:]).keys).isSuperset(of: ["spdx", "cyclonedx", "provenance"]))
+                }
+            }
+        }
+        let markdown = String(decoding: try FileSystem.read(reportDir + "/catalog.md"), as: UTF8.self)
+        #expect(markdown.contains("| static | built |") && markdown.contains("| base | built |"))
+        try checkPageRenders(reportDir, images: ["static", "base"], work: dir)
+
+        // Second run: nothing changed, nothing written, every digest kept.
+        let before = try snapshot(store)
+        let second = try run(harden, build, environment: environment)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try snapshot(store) == before, "an unchanged catalog wrote to the store")
+        let again = images(try report(reportDir))
+        #expect(again.values.allSatisfy { $0["status"] as? String == "unchanged" })
+        #expect(minimalDigest(again["base"]) == minimalDigest(built["base"]) && minimalDigest(again["static"]) == minimalDigest(built["static"]))
+
+        // The security update: relock base, then only base is rebuilt.
+        let update = try run(harden, ["update", baseSpec, "--write", "--db", db], environment: environment)
+        #expect(update.status == 0 && update.output.contains("libssl3 \(Self.oldSSL) -> "), "\(update.output)\(update.stderr)")
+        let third = try run(harden, build, environment: environment)
+        #expect(third.status == 0, "\(third.stderr)")
+        let rebuilt = images(try report(reportDir))
+        #expect(rebuilt["base"]?["status"] as? String == "rebuilt")
+        #expect(rebuilt["static"]?["status"] as? String == "unchanged")
+        #expect(minimalDigest(rebuilt["static"]) == minimalDigest(built["static"]))
+        #expect(minimalDigest(rebuilt["base"]) != minimalDigest(built["base"]))
+        let previous = rebuilt["base"]?["previous"] as? [String: Any]
+        #expect(previous?["digest"] as? String == minimalDigest(built["base"]))
+        let changes = previous?["packagesChanged"] as? [[String: Any]] ?? []
+        #expect(changes.contains { $0["name"] as? String == "libssl3" && $0["from"] as? String == Self.oldSSL }, "\(changes)")
+        #expect(previous?["cvesFixed"] is [String])
+        let storeLayout = try ImageLayout(opening: store)
+        #expect(try storeLayout.resolve(tag: "base:latest").digest.description == minimalDigest(rebuilt["base"]))
+    }
+
+    /// The page in headless Chromium: a screenshot, and the layout of every card and the chart
+    /// measured in the rendered page (a script added to a copy reports their boxes).
+    func checkPageRenders(_ reportDir: String, images: [String], work: TemporaryDirectory) throws {
+        let chromium = try requireTool("chromium")
+        let page = String(decoding: try FileSystem.read(reportDir + "/index.html"), as: UTF8.self)
+        #expect(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "the page must need nothing from outside")
+        let shot = work.path + "/catalog.png"
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1400", "--user-data-dir=\(work.path)/chromium"]
+        let screenshot = try run(chromium, flags + ["--screenshot=\(shot)", "file://\(reportDir)/index.html"])
+        #expect(screenshot.status == 0, "\(screenshot.stderr)")
+        #expect((try? FileSystem.read(shot).count) ?? 0 > 20_000, "the screenshot is missing or blank")
+        let probe = """
+        <script>
+        const boxes = [...document.querySelectorAll('article.card')].map(c => c.id + '=' + Math.round(c.getBoundingClientRect().height));
+        const chart = document.querySelector('#chart svg').getBoundingClientRect();
+        const bars = document.querySelectorAll('#chart rect.bar-ours').length;
+        document.body.setAttribute('data-layout', boxes.join(',') + ';chart=' + Math.round(chart.width) + 'x' + Math.round(chart.height) + ';bars=' + bars);
+        </script>
+        """
+        let probed = work.path + "/probed.html"
+        try FileSystem.writeAtomically(probed, bytes: Array(page.replacingOccurrences(of: "</body>", with: probe + "</body>").utf8))
+        let dom = try run(chromium, flags + ["--dump-dom", "file://\(probed)"])
+        let layout = dom.output.firstRange(of: "data-layout=\"").map { String(dom.output[$0.upperBound...].prefix { $0 != "\"" }) } ?? ""
+        for image in images {
+            let height = layout.firstRange(of: "image-\(image)=").map { Int(layout[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+            #expect(height > 150, "card of \(image) not laid out: \(layout)")
+        }
+        #expect(layout.contains("bars=\(images.count * 2)"), "chart bars: \(layout)")
+        let chart = layout.firstRange(of: "chart=").map { String(layout[$0.upperBound...].prefix { $0 != ";" }) } ?? ""
+        let size = chart.split(separator: "x").compactMap { Int($0) }
+        #expect(size.count == 2 && size[0] > 600 && size[1] > 60, "chart not laid out: \(layout)")
+    }
+}
