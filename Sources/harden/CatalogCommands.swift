@@ -4,6 +4,7 @@ import Catalog
 import Foundation
 import ImageBuild
 import OCI
+import Registry
 import SBOM
 import VEX
 import Vulnerability
@@ -33,10 +34,15 @@ struct CatalogBuild: AsyncParsableCommand {
         provenance and VEX). An image that fails to build is in the report with its error, and
         the command exits 1 after writing it.
 
+        With --push REGISTRY/PREFIX every image also goes to PREFIX/NAME:TAG (and TAG-dev) with
+        its signatures and attestations; a tag that already names the same digest is left alone,
+        so an unchanged catalog pushes nothing.
+
         Examples:
           harden catalog build                       # catalog/ into the local store, report in catalog-report/
           harden catalog build catalog --key harden.key --report site/
           harden catalog build catalog --output oci:out/store --no-baselines
+          harden catalog build catalog --key harden.key --push registry.example.com/hardened
         """
     )
 
@@ -61,9 +67,21 @@ struct CatalogBuild: AsyncParsableCommand {
     @Option(help: "Layer compression: gzip, zstd or none.")
     var compression: Compression = .gzip
 
+    @Option(help: "Also push every image to this registry prefix (REGISTRY/PREFIX: images go to PREFIX/NAME:TAG).")
+    var push: String?
+
+    @OptionGroup var registry: RegistryFlags
+
     @OptionGroup var database: DatabaseOption
 
     func run() async throws {
+        let prefix = try push.map { text -> RegistryReference in
+            guard case .registry(let remote) = try ImageReference(parsing: text), text.contains("/"),
+                  text.split(separator: "/").last?.contains(":") == false, !text.contains("@") else {
+                throw ValidationError("--push takes REGISTRY/PREFIX, without a tag (images go to PREFIX/NAME:TAG), not '\(text)'")
+            }
+            return remote
+        }
         let started = ContinuousClock.now
         let store: ImageLayout
         switch try output.map({ try ImageReference(parsing: $0) }) {
@@ -88,8 +106,30 @@ struct CatalogBuild: AsyncParsableCommand {
                                      baselines: !noBaselines, builderVersion: Harden.version, derivedVEX: derivedVEX, progress: note)
         let result = try await builder.build(specs: try CatalogBuilder.specs(in: directory), reportDirectory: report)
         for image in result.images { print(summaryLine(image)) }
+        if let prefix { try await publish(result, from: store, to: prefix) }
         note("report: \(report)/index.html, catalog.json, catalog.md (\(formatDuration(ContinuousClock.now - started)))")
         if result.images.contains(where: { $0.status == "failed" }) { throw ExitCode(1) }
+    }
+
+    /// Pushes every built image to PREFIX/NAME:TAG, skipping tags that already name its digest.
+    private func publish(_ report: CatalogReport, from store: ImageLayout, to prefix: RegistryReference) async throws {
+        try await RegistrySession.with(registry.options) { session in
+            for image in report.images where image.status != "failed" {
+                for variant in image.variants {
+                    let tag = String(variant.tag.split(separator: ":").last ?? "latest")
+                    let target = RegistryReference(registry: prefix.registry, repository: prefix.repository + "/" + image.name, tag: tag)
+                    let index = try store.resolve(tag: variant.tag)
+                    if let remote = try await session.client(for: target.registry).manifestIfPresent(tag, in: target.repository),
+                       remote.digest == index.digest {
+                        note("\(target): already \(index.digest.short), nothing pushed")
+                        continue
+                    }
+                    let pushed = try await withTransferProgress("pushing") { try await session.push(index, from: store, to: target, progress: $0) }
+                    print("\(index.digest)  \(target)")
+                    note(summary(pushed))
+                }
+            }
+        }
     }
 }
 

@@ -7,10 +7,13 @@ import VEX
 import TestSupport
 
 @Suite struct ImageSpecTests {
+    /// Every image of catalog/ (IntegrationTests' CatalogBuilds.names holds the same list).
+    static let catalogNames = ["static", "base", "cc", "python", "nodejs", "java", "nginx"]
+
     @Test func catalogSpecsParse() throws {
         var dir = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { dir.deleteLastPathComponent() }
-        for name in ["static", "base", "cc", "python"] {
+        for name in Self.catalogNames {
             let spec = try ImageSpec(contentsOf: dir.path + "/catalog/\(name).yaml")
             #expect(spec.name == name)
             #expect(spec.debian == "bookworm")
@@ -95,7 +98,7 @@ import TestSupport
         except jsonschema.ValidationError:
             pass
         """
-        let specs = ["static", "base", "cc", "python"].map { root + "/catalog/\($0).yaml" }
+        let specs = ImageSpecTests.catalogNames.map { root + "/catalog/\($0).yaml" }
         let result = try run("python3", ["-c", script, root + "/docs/spec.schema.json"] + specs)
         #expect(result.status == 0, "\(result.stderr)")
     }

@@ -62,7 +62,14 @@ import TestSupport
         try runChecked(harden, ["db", "import", root + "/../shared/vulndata/debian-tracker/bookworm-sample.json", "--db", db])
         let store = dir.path + "/store"
         let reportDir = dir.path + "/report"
-        let build = ["catalog", "build", catalog, "--output", "oci:" + store, "--report", reportDir, "--key", keys + ".key", "--db", db]
+        // The registry the catalog is published to, behind a proxy that logs every request.
+        let registry = try TestRegistry()
+        let proxy = try FaultProxy(upstream: registry.host)
+        let build = ["catalog", "build", catalog, "--output", "oci:" + store, "--report", reportDir, "--key", keys + ".key", "--db", db,
+                     "--push", proxy.host + "/hardened"]
+        func writes() throws -> [String] {
+            try proxy.requests().filter { ["PUT", "POST", "PATCH", "DELETE"].contains($0.method) }.map { "\($0.method) \($0.target)" }
+        }
 
         // First run: both built, signed, audited against their baselines.
         let first = try run(harden, build, environment: environment)
@@ -91,15 +98,22 @@ import TestSupport
                 }
             }
         }
+        #expect(try writes().contains { $0.hasPrefix("PUT /v2/hardened/static/manifests/latest") })
+        #expect(try writes().contains { $0.hasPrefix("PUT /v2/hardened/base/manifests/latest-dev") })
         let markdown = String(decoding: try FileSystem.read(reportDir + "/catalog.md"), as: UTF8.self)
         #expect(markdown.contains("| static | built |") && markdown.contains("| base | built |"))
         try checkPageRenders(reportDir, images: ["static", "base"], work: dir)
 
-        // Second run: nothing changed, nothing written, every digest kept.
+        // Second run: nothing changed, nothing written or pushed, every digest kept.
         let before = try snapshot(store)
+        try proxy.clearLog()
         let second = try run(harden, build, environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try snapshot(store) == before, "an unchanged catalog wrote to the store")
+        let unchangedWrites = try writes()
+        #expect(unchangedWrites.isEmpty, "an unchanged catalog pushed: \(unchangedWrites)")
+        let reads = try proxy.requests().filter { $0.target.contains("/manifests/") }
+        #expect(reads.count == 4, "one manifest read per tag: \(reads.map(\.target))")
         let again = images(try report(reportDir))
         #expect(again.values.allSatisfy { $0["status"] as? String == "unchanged" })
         #expect(minimalDigest(again["base"]) == minimalDigest(built["base"]) && minimalDigest(again["static"]) == minimalDigest(built["static"]))
@@ -107,8 +121,12 @@ import TestSupport
         // The security update: relock base, then only base is rebuilt.
         let update = try run(harden, ["update", baseSpec, "--write", "--db", db], environment: environment)
         #expect(update.status == 0 && update.output.contains("libssl3 \(Self.oldSSL) -> "), "\(update.output)\(update.stderr)")
+        try proxy.clearLog()
         let third = try run(harden, build, environment: environment)
         #expect(third.status == 0, "\(third.stderr)")
+        let pushed = try writes()
+        #expect(pushed.contains { $0.hasPrefix("PUT /v2/hardened/base/manifests/latest") } && !pushed.contains { $0.contains("/hardened/static/") },
+                "\(pushed)")
         let rebuilt = images(try report(reportDir))
         #expect(rebuilt["base"]?["status"] as? String == "rebuilt")
         #expect(rebuilt["static"]?["status"] as? String == "unchanged")
