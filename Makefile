@@ -1,7 +1,7 @@
 # Harden: the two commands a fresh Debian 12 machine needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release install test demo bench clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -11,6 +11,11 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release --product harden
+
+# harden on PATH (PREFIX=/usr/local), with the tools it runs (skopeo, runc, ...) installed.
+PREFIX ?= /usr/local
+install: release
+	install -D -m 0755 .build/release/harden $(DESTDIR)$(PREFIX)/bin/harden
 
 # Installs what the tests need, builds, and runs every test (unit, interop with real tools).
 test: deps

@@ -87,7 +87,7 @@ let package = Package(
         ),
         // OpenVEX documents: package URLs, statements, create, merge and matching to findings.
         .target(name: "VEX", dependencies: ["Archive", "OCI"]),
-        .target(name: "Catalog", dependencies: ["Archive", "OCI", "Debian", "SBOM", "Attestation", "Policy", "Vulnerability", "VEX", "ImageBuild"]),
+        .target(name: "Catalog", dependencies: ["Archive", "OCI", "Debian", "SBOM", "Attestation", "Policy", "Vulnerability", "VEX", "ImageBuild", "Registry"]),
         // Vulnerability feeds (Debian Security Tracker, OSV), the local database, the matcher and reports.
         .target(name: "Vulnerability", dependencies: ["Debian", "OCI", "SBOM", "VEX", .product(name: "GRDB", package: "GRDB.swift")]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.

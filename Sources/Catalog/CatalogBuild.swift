@@ -34,6 +34,9 @@ public struct CatalogBuilder: Sendable {
 
     public var store: ImageLayout
     public var signing: Signing?
+    /// The key the images' signatures and attestations are verified with (the signing key's
+    /// public half when there is one).
+    public var verificationKey: VerificationKey?
     public var database: VulnerabilityDatabase?
     public var compression: Compression
     /// How many specs build at once (each builds its architectures in parallel too).
@@ -49,12 +52,14 @@ public struct CatalogBuilder: Sendable {
     /// in another user namespace, which would include a second child.
     private let signedBuilds = AsyncGate()
 
-    public init(store: ImageLayout, signing: Signing? = nil, database: VulnerabilityDatabase? = nil, compression: Compression = .gzip,
+    public init(store: ImageLayout, signing: Signing? = nil, verificationKey: VerificationKey? = nil,
+                database: VulnerabilityDatabase? = nil, compression: Compression = .gzip,
                 jobs: Int = ProcessInfo.processInfo.activeProcessorCount, baselines: Bool = true, client: RepositoryClient = RepositoryClient(),
                 builderVersion: String, derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])? = nil,
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.signing = signing
+        self.verificationKey = verificationKey ?? signing?.key.publicKey
         self.database = database
         self.compression = compression
         self.jobs = max(1, jobs)
@@ -92,7 +97,7 @@ public struct CatalogBuilder: Sendable {
         let feeds = (try? database?.feeds()) ?? nil
         let report = CatalogReport(
             generated: UTCTime.rfc3339(Int64(Date().timeIntervalSince1970)), builder: "harden \(builderVersion)",
-            signedBy: signing?.key.publicKey.keyID,
+            signedBy: verificationKey?.keyID,
             vulnerabilityData: feeds.map { "CVEs after VEX from \($0.map(\.name).joined(separator: ", "))." }
                 ?? "No vulnerability database: CVEs not counted ('harden db update').",
             images: images.sorted { $0.name < $1.name })
@@ -135,7 +140,7 @@ public struct CatalogBuilder: Sendable {
         }
         let compared = spec.archs.contains(Platform.hostArchitecture) ? Platform.hostArchitecture : spec.archs[0]
         entry.comparedArchitecture = compared
-        let auditor = Auditor(database: database, key: signing?.key.publicKey)
+        let auditor = Auditor(database: database, key: verificationKey)
         var minimalContents: ImageContents?
         var minimalScan: ScanReport?
         for (variant, index) in zip(variants, indexes) {
@@ -285,7 +290,7 @@ public struct CatalogBuilder: Sendable {
             guard let layer = artifact.layers.first else { continue }
             try save(kind, try store.readBlob(layer, limit: 256 << 20))
         }
-        if let key = signing?.key.publicKey {
+        if let key = verificationKey {
             for (kind, type) in [("provenance", PredicateType.slsaProvenance), ("vex", PredicateType.openVEX)] {
                 if let statement = try store.verifiedStatements(of: manifest.digest, key: key, predicateType: type).first {
                     try save(kind, statement.predicate)

@@ -62,7 +62,7 @@ extension ImageBuilder {
         }
         guard let lock else { throw BuildError.noLock("no baseline lock") }
         for arch in spec.archs where lock.packages[arch] == nil { throw BuildError.missingArchitecture(arch) }
-        let packages = Dictionary(uniqueKeysWithValues: spec.archs.map { ($0, lock.packages[$0] ?? []) })
+        let packages = spec.archs.map { ($0, lock.packages[$0] ?? []) }
         guard let image = try await assemble([(.baseline, packages)], spec: spec, lock: lock, into: layout).first else {
             throw BuildError.noLock("the baseline built no image")
         }

@@ -16,7 +16,12 @@ public enum Variant: String, Sendable, CaseIterable {
 
     /// The tag of this variant of a spec's image: `name:tag`, `name:tag-dev`, `name:tag-baseline`.
     public func tag(_ spec: ImageSpec) -> String {
-        self == .minimal ? "\(spec.name):\(spec.tag)" : "\(spec.name):\(spec.tag)-\(rawValue)"
+        "\(spec.name):" + tagSuffix(spec)
+    }
+
+    /// The tag alone, without the name: `tag`, `tag-dev`, `tag-baseline`.
+    public func tagSuffix(_ spec: ImageSpec) -> String {
+        self == .minimal ? spec.tag : "\(spec.tag)-\(rawValue)"
     }
 }
 
@@ -37,6 +42,8 @@ public struct BuiltImage: Sendable {
 public enum BuildError: Error, Sendable, CustomStringConvertible {
     case noLock(String)
     case missingArchitecture(String)
+    /// An architecture was asked for that the spec does not build (the spec's).
+    case architectureNotInSpec(String, [String])
     /// The isolated build child could still reach the signing key (what it reached).
     case notIsolated(String)
     /// The isolated build child exited with this status (its own error is on standard error).
@@ -48,6 +55,7 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .noLock(let reason): reason
         case .missingArchitecture(let arch): "the lock has no packages for \(arch): run 'harden lock' again"
+        case .architectureNotInSpec(let arch, let archs): "the spec builds \(archs.joined(separator: ", ")), not \(arch)"
         case .notIsolated(let reached): "the build child is not isolated from the signing key, refusing to build: \(reached)"
         case .childFailed(let status): "the isolated build step failed (exit status \(status))"
         case .untrustedResult(let reason): "the build child's output is not trusted: \(reason)"
@@ -65,17 +73,20 @@ public struct ImageBuilder: Sendable {
     public var compression: Compression
     /// Build only these variants (nil: minimal and, unless the spec disables it, dev).
     public var only: Variant?
+    /// Build only these of the spec's architectures (nil: all of them), e.g. for one CI job each.
+    public var architectures: [String]?
 
     /// The annotation of every index and manifest that names the lock it was built from
     /// (`LockFile.digest()`): a catalog build rebuilds an image only when its lock's differs.
     public static let lockAnnotation = "dev.harden.lock.digest"
 
     public init(client: RepositoryClient = RepositoryClient(), epoch: Int64? = nil, compression: Compression = .gzip,
-                only: Variant? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+                only: Variant? = nil, architectures: [String]? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
         self.epoch = epoch
         self.compression = compression
         self.only = only
+        self.architectures = architectures
         self.progress = progress
     }
 
@@ -101,30 +112,48 @@ public struct ImageBuilder: Sendable {
 
     /// Builds from a parsed spec and a lock that matches it.
     public func build(spec: ImageSpec, lock: LockFile, into layout: ImageLayout) async throws -> [BuiltImage] {
-        for arch in spec.archs where lock.packages[arch] == nil { throw BuildError.missingArchitecture(arch) }
+        let archs = try Self.selected(architectures, of: spec)
+        for arch in archs where lock.packages[arch] == nil { throw BuildError.missingArchitecture(arch) }
         let possible: [Variant] = spec.dev.enabled ? [.minimal, .dev] : [.minimal]
         let variants = possible.filter { only == nil || $0 == only }
         if variants.isEmpty { throw BuildError.noLock("the spec disables the dev variant") }
         if variants.contains(.dev) {
-            for arch in spec.archs where lock.variants?["dev"]?[arch] == nil {
+            for arch in archs where lock.variants?["dev"]?[arch] == nil {
                 throw BuildError.noLock("the lock has no dev packages for \(arch): run 'harden lock' again")
             }
         }
         let sets = variants.map { variant in
-            (variant, Dictionary(uniqueKeysWithValues: spec.archs.map { arch in
-                (arch, (variant == .dev ? lock.variants?["dev"]?[arch] : lock.packages[arch]) ?? [])
-            }))
+            (variant, archs.map { arch in (arch, (variant == .dev ? lock.variants?["dev"]?[arch] : lock.packages[arch]) ?? []) })
         }
         return try await assemble(sets, spec: spec, lock: lock, into: layout)
     }
 
+    /// An index's annotations from its platform manifests' (all alike but for the licences): the
+    /// first platform's, with the licences of every platform, each platform's expression once.
+    /// An index assembled later from the platform manifests alone (`catalog publish`) is so byte
+    /// for byte the one a whole build writes.
+    public static func indexAnnotations(_ platforms: [[String: String]]) -> [String: String] {
+        let key = "org.opencontainers.image.licenses"
+        var result = platforms.first ?? [:]
+        let licenses = Set(platforms.compactMap { $0[key] })
+        result[key] = licenses.isEmpty ? nil : licenses.sorted().joined(separator: " AND ")
+        return result
+    }
+
+    /// `requested` (in the spec's order), each checked to be one of the spec's; all when nil.
+    public static func selected(_ requested: [String]?, of spec: ImageSpec) throws -> [String] {
+        guard let requested else { return spec.archs }
+        for arch in requested where !spec.archs.contains(arch) { throw BuildError.architectureNotInSpec(arch, spec.archs) }
+        return spec.archs.filter(requested.contains)
+    }
+
     /// Fetches every .deb of `sets` once, verified, and assembles each variant from its packages
-    /// per architecture.
-    func assemble(_ sets: [(Variant, [String: [LockFile.Package]])], spec: ImageSpec, lock: LockFile,
+    /// per architecture (in the order given).
+    func assemble(_ sets: [(Variant, [(String, [LockFile.Package])])], spec: ImageSpec, lock: LockFile,
                   into layout: ImageLayout) async throws -> [BuiltImage] {
         let epoch = try self.epoch ?? lockEpoch(lock)
         let lockDigest = try lock.digest()
-        let all = sets.flatMap { _, byArch in spec.archs.flatMap { byArch[$0] ?? [] } }
+        let all = sets.flatMap { _, byArch in byArch.flatMap(\.1) }
         let progress = self.progress
         let fetcher = PackageFetcher(http: client.http, cache: client.cache)
         let debs = try await fetcher.fetch(all) { done, total, bytes in
@@ -137,8 +166,7 @@ public struct ImageBuilder: Sendable {
         for (variant, byArch) in sets {
             // Architectures in parallel: each assembles and compresses on its own core.
             let platforms = try await withThrowingTaskGroup(of: (Int, PlatformBuild).self) { group in
-                for (position, arch) in spec.archs.enumerated() {
-                    let packages = byArch[arch] ?? []
+                for (position, (arch, packages)) in byArch.enumerated() {
                     group.addTask {
                         let assembler = Assembler(spec: spec, variant: variant, architecture: arch, epoch: epoch, lockDigest: lockDigest,
                                                   scratch: scratch, compression: compression, progress: progress)
@@ -150,8 +178,7 @@ public struct ImageBuilder: Sendable {
                 return collected.sorted { $0.0 < $1.0 }.map(\.1)
             }
             let index = try layout.writeIndex(of: platforms.map(\.manifest),
-                                              annotations: Assembler.annotations(spec: spec, epoch: epoch, lockDigest: lockDigest,
-                                                                                 licenses: Set(platforms.flatMap(\.licenses))))
+                                              annotations: Self.indexAnnotations(platforms.map(\.annotations)))
             results.append(BuiltImage(variant: variant, tag: variant.tag(spec), index: index,
                                       platforms: platforms.map { ($0.architecture, $0.manifest, $0.packageCount, $0.uncompressedSize) },
                                       hardening: Dictionary(uniqueKeysWithValues: platforms.map { ($0.architecture, $0.hardening) })))
@@ -184,7 +211,8 @@ struct PlatformBuild: Sendable {
     var packageCount: Int
     var uncompressedSize: Int64
     var hardening: [HardeningChange]
-    var licenses: [String]
+    /// The manifest's annotations.
+    var annotations: [String: String]
 }
 
 /// Assembles one variant for one architecture.
@@ -233,14 +261,14 @@ struct Assembler: Sendable {
         let licenses = Licenses.derive(installed, root: root)
         let layers = try writeLayers(root, installed: installed, into: layout)
         let config = imageConfig(hasCABundle: hasCABundle)
-        var manifest = try layout.writeImage(config: config, layers: layers.map(\.stored),
-                                             annotations: Self.annotations(spec: spec, epoch: epoch, lockDigest: lockDigest, licenses: Set(licenses)))
+        let annotations = Self.annotations(spec: spec, epoch: epoch, lockDigest: lockDigest, licenses: Set(licenses))
+        var manifest = try layout.writeImage(config: config, layers: layers.map(\.stored), annotations: annotations)
         manifest.platform = Platform(architecture: architecture, variant: architecture == "arm64" ? "v8" : nil)
         try attachSBOMs(to: manifest, packages: packages, layout: layout, label: label)
         let size = root.nodes.values.reduce(Int64(0)) { $0 + $1.size }
         progress("\(label): \(layers.count) layer(s), \(formatBytes(size)) uncompressed, \(formatBytes(layers.reduce(0) { $0 + $1.stored.descriptor.size })) compressed, manifest \(manifest.digest.short)")
         return PlatformBuild(architecture: architecture, manifest: manifest, packageCount: installed.count, uncompressedSize: size,
-                             hardening: hardening, licenses: licenses)
+                             hardening: hardening, annotations: annotations)
     }
 
     /// SPDX 2.3 and CycloneDX 1.6 documents of the image, read back from its own layers (as any

@@ -13,6 +13,8 @@ public struct WorkerRequest: Sendable, Codable {
     public var lockPath: String
     public var compression: Compression
     public var variant: Variant?
+    /// Only these of the spec's architectures (nil: all).
+    public var architectures: [String]?
     public var epoch: Int64?
     /// The child writes its layout to `<workDirectory>/layout` and its result to `<workDirectory>/result.json`.
     public var workDirectory: String
@@ -64,7 +66,8 @@ public enum BuildWorker {
         }
         progress("isolated: \(attempts.count) attempts to reach the signing key denied")
         let staging = try ImageLayout.create(at: request.workDirectory + "/layout")
-        let builder = ImageBuilder(epoch: request.epoch, compression: request.compression, only: request.variant, progress: progress)
+        let builder = ImageBuilder(epoch: request.epoch, compression: request.compression, only: request.variant,
+                                   architectures: request.architectures, progress: progress)
         let images = try await builder.build(specPath: request.specPath, lockPath: request.lockPath, into: staging)
         var results: [WorkerResult.Image] = []
         for image in images {
@@ -101,6 +104,8 @@ public struct SignedBuild: Sendable {
     public var lockPath: String?
     public var compression: Compression
     public var variant: Variant?
+    /// Build only these of the spec's architectures (nil: all).
+    public var architectures: [String]?
     public var epoch: Int64?
     /// The key file (and anything else secret on disk) the child must not see.
     public var hidden: [String]
@@ -114,9 +119,10 @@ public struct SignedBuild: Sendable {
 
     public init(key: SigningKey, specPath: String, lockPath: String?, compression: Compression, variant: Variant?, epoch: Int64?,
                 hidden: [String], executable: String, builderVersion: String,
-                derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])? = nil,
+                derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])? = nil, architectures: [String]? = nil,
                 progress: @escaping @Sendable (String) -> Void) {
         self.derivedVEX = derivedVEX
+        self.architectures = architectures
         self.key = key
         self.specPath = specPath
         self.lockPath = lockPath
@@ -134,7 +140,8 @@ public struct SignedBuild: Sendable {
 
     /// Runs the child with `request` in `workDirectory` and returns what it reported.
     func runChild(workDirectory: String, lockPath: String, probeOnly: Bool) async throws -> WorkerResult {
-        let request = WorkerRequest(specPath: specPath, lockPath: lockPath, compression: compression, variant: variant, epoch: epoch,
+        let request = WorkerRequest(specPath: specPath, lockPath: lockPath, compression: compression, variant: variant,
+                                    architectures: architectures, epoch: epoch,
                                     workDirectory: workDirectory, hidden: hidden, secretEnvironment: Self.secretEnvironment, probeOnly: probeOnly)
         let requestPath = workDirectory + "/request.json"
         try FileSystem.writeAtomically(requestPath, bytes: try CanonicalJSON.encode(request), mode: 0o600)
@@ -196,6 +203,7 @@ public struct SignedBuild: Sendable {
             progress("wrote \(lockFile)")
         }
         let expected = try expectedTags(spec)
+        let archs = try ImageBuilder.selected(architectures, of: spec)
         guard Set(result.images.map(\.tag)) == Set(expected.keys), result.images.count == expected.count else {
             throw BuildError.untrustedResult("the child built \(result.images.map(\.tag)), expected \(expected.keys.sorted())")
         }
@@ -218,8 +226,8 @@ public struct SignedBuild: Sendable {
             let blobs = try ImageGraph.reachable(from: index, in: layout).count
             let manifests = try layout.readDocument(ImageIndex.self, index, kind: "image index").manifests
             guard manifests.allSatisfy({ MediaType.isManifest($0.mediaType) && $0.platform?.os == "linux" }),
-                  manifests.compactMap(\.platform?.architecture).sorted() == spec.archs.sorted(), manifests.count == spec.archs.count else {
-                throw BuildError.untrustedResult("\(claimed.tag) holds platforms \(manifests.map { $0.platform?.description ?? "none" }), the spec builds \(spec.archs)")
+                  manifests.compactMap(\.platform?.architecture).sorted() == archs.sorted(), manifests.count == archs.count else {
+                throw BuildError.untrustedResult("\(claimed.tag) holds platforms \(manifests.map { $0.platform?.description ?? "none" }), the build is of \(archs)")
             }
             var platforms: [(architecture: String, manifest: Descriptor, packages: Int, uncompressedSize: Int64)] = []
             for manifest in manifests {
@@ -295,7 +303,7 @@ public struct SignedBuild: Sendable {
         let external = Provenance.ExternalParameters(
             spec: .init(path: specPath, content: String(decoding: specBytes, as: UTF8.self), sha256: sha256Hex(specBytes)),
             lock: Provenance.Resource(name: lockFile, sha256: sha256Hex(lockBytes)),
-            variant: variant.rawValue, architectures: spec.archs, flags: flags)
+            variant: variant.rawValue, architectures: try ImageBuilder.selected(architectures, of: spec), flags: flags)
         let provenance = Provenance(external: external, internalParameters: ["platform": architecture, "isolation": "child process: own mount namespace, key file covered, no capabilities, scrubbed environment, no inherited descriptors"],
                                     dependencies: dependencies, builderVersion: builderVersion,
                                     invocationID: UUID().uuidString.lowercased(), startedOn: started, finishedOn: Date(), byproducts: byproducts)

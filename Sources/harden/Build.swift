@@ -38,6 +38,10 @@ struct Build: AsyncParsableCommand {
         variant and one platform: --variant, --platform). With --push REGISTRY/REPO[:TAG] each image
         also goes to the registry with its signatures and attestations (the -dev variant as TAG-dev).
 
+        --arch builds only that architecture (repeatable), as one job of a CI build matrix does
+        ('harden catalog plan'): with --push its platform manifest goes to TAG-ARCH (TAG-dev-ARCH),
+        and 'harden catalog publish' assembles the multi-platform index from those.
+
         Examples:
           harden build catalog/python.yaml
           harden build catalog/base.yaml --output oci:out/base
@@ -58,6 +62,9 @@ struct Build: AsyncParsableCommand {
 
     @Option(help: "For docker-archive output: the platform (os/arch).")
     var platform: String?
+
+    @Option(help: ArgumentHelp("Build only this of the spec's architectures (repeatable; default: all).", valueName: "arch"))
+    var arch: [String] = []
 
     @Option(help: "Lock file (default: <spec>.lock.json).")
     var lock: String?
@@ -101,6 +108,8 @@ struct Build: AsyncParsableCommand {
             throw ValidationError("--fail-on needs the vulnerability database (\(database.resolved)): run 'harden db update' first")
         }
         let imageSpec = try ImageSpec(contentsOf: spec)
+        let architectures = arch.isEmpty ? nil : arch
+        _ = try ImageBuilder.selected(architectures, of: imageSpec)
         let specPath = spec
         var derivedVEX: (@Sendable (ImageInventory, PURL) throws -> [VEXStatement])?
         if let db = vulnerabilities {
@@ -121,7 +130,7 @@ struct Build: AsyncParsableCommand {
             // The child covers the key file's real path and every other mount of it too.
             let signed = SignedBuild(key: signingKey, specPath: spec, lockPath: lock, compression: compression, variant: selected, epoch: epoch,
                                      hidden: [key], executable: try BuildIsolation.ownExecutable(), builderVersion: Harden.version,
-                                     derivedVEX: derivedVEX, progress: note)
+                                     derivedVEX: derivedVEX, architectures: architectures, progress: note)
             if probeIsolation {
                 let attempts = try await signed.probe()
                 for attempt in attempts { print("\(attempt.reached ? "REACHED" : "denied ")  \(attempt.target): \(attempt.detail)") }
@@ -132,7 +141,7 @@ struct Build: AsyncParsableCommand {
         } else {
             if probeIsolation { throw ValidationError("--probe-isolation needs --key") }
             staging = try ImageLayout.create(at: scratch + "/layout")
-            let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, progress: note)
+            let builder = ImageBuilder(epoch: epoch, compression: compression, only: selected, architectures: architectures, progress: note)
             images = try await builder.build(specPath: spec, lockPath: lock, into: staging)
         }
 
@@ -169,9 +178,17 @@ struct Build: AsyncParsableCommand {
                     let base = written ?? String(image.tag.split(separator: ":").last ?? "latest")
                     var target = pushTarget
                     target.tag = image.variant == .dev ? base + "-dev" : base
-                    let report = try await withTransferProgress("pushing") { try await session.push(image.index, from: staging, to: target, progress: $0) }
-                    print("\(image.index.digest)  \(target)")
-                    note(summary(report))
+                    // One job of a matrix pushes its platform manifests, for 'catalog publish' to assemble.
+                    let roots = architectures == nil ? [(image.index, target)] : image.platforms.map { platform in
+                        var perArch = target
+                        perArch.tag = (target.tag ?? base) + "-" + platform.architecture
+                        return (platform.manifest, perArch)
+                    }
+                    for (root, destination) in roots {
+                        let report = try await withTransferProgress("pushing") { try await session.push(root, from: staging, to: destination, progress: $0) }
+                        print("\(root.digest)  \(destination)")
+                        note(summary(report))
+                    }
                 }
             }
         }

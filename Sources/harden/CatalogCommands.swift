@@ -13,7 +13,7 @@ struct CatalogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
         abstract: "Build a whole catalog of images and report on it.",
-        subcommands: [CatalogBuild.self]
+        subcommands: [CatalogBuild.self, CatalogPlanCommand.self, CatalogPublish.self]
     )
 }
 
@@ -75,13 +75,7 @@ struct CatalogBuild: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
 
     func run() async throws {
-        let prefix = try push.map { text -> RegistryReference in
-            guard case .registry(let remote) = try ImageReference(parsing: text), text.contains("/"),
-                  text.split(separator: "/").last?.contains(":") == false, !text.contains("@") else {
-                throw ValidationError("--push takes REGISTRY/PREFIX, without a tag (images go to PREFIX/NAME:TAG), not '\(text)'")
-            }
-            return remote
-        }
+        let prefix = try push.map(registryPrefix)
         let started = ContinuousClock.now
         let store: ImageLayout
         switch try output.map({ try ImageReference(parsing: $0) }) {
@@ -145,4 +139,130 @@ func summaryLine(_ image: CatalogReport.Image) -> String {
         line += "  vs baseline: " + parts.joined(separator: ", ")
     }
     return ([line] + image.problems.map { "  problem: \($0)" }).joined(separator: "\n")
+}
+
+/// REGISTRY/PREFIX from the command line (no tag, no digest).
+func registryPrefix(_ text: String) throws -> RegistryReference {
+    guard case .registry(let remote) = try ImageReference(parsing: text), text.contains("/"),
+          text.split(separator: "/").last?.contains(":") == false, !text.contains("@") else {
+        throw ValidationError("expected REGISTRY/PREFIX, without a tag (images go to PREFIX/NAME:TAG), not '\(text)'")
+    }
+    return remote
+}
+
+struct CatalogPlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the build matrix of a catalog: one job per image, variant and architecture.",
+        discussion: """
+        Each job builds one platform manifest from the spec's lock and pushes it to the registry
+        (REGISTRY/PREFIX/NAME:TAG-ARCH, TAG-dev-ARCH), the shared store: 'rebuild' is false when
+        the registry already holds one built from the same lock (its dev.harden.lock.digest), so
+        nothing unchanged is rebuilt or uploaded. Any CI engine can run the jobs in parallel, on
+        separate machines with separate caches; a final job runs the plan's 'publish' command,
+        which assembles the multi-platform indexes (the same digests as one 'catalog build').
+
+        --format json is the plan (its JSON Schema: docs/catalog-plan.schema.json);
+        --format github-actions is a matrix for strategy.matrix: ${{ fromJSON(...) }}.
+        See docs/scaling.md for a GitHub Actions workflow and Kubernetes Jobs.
+
+        Examples:
+          harden catalog plan catalog --push registry.example.com/hardened
+          harden catalog plan catalog --push ghcr.io/acme/hardened --key-argument harden.key --format github-actions
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, githubActions = "github-actions" }
+
+    @Argument(help: "The catalog directory (specs *.yaml and their locks).")
+    var directory = "catalog"
+
+    @Option(help: "The registry prefix the jobs push to (REGISTRY/PREFIX).")
+    var push: String
+
+    @Option(name: .customLong("key-argument"), help: "The key path the jobs and publish sign with (put on their commands as --key).")
+    var keyArgument: String?
+
+    @Option(help: "json or github-actions.")
+    var format: Format = .json
+
+    @Option(name: .shortAndLong, help: "Write the plan to this file instead of standard output.")
+    var output: String?
+
+    @OptionGroup var registry: RegistryFlags
+
+    func run() async throws {
+        let prefix = try registryPrefix(push)
+        let key = keyArgument.map { ["--key", $0] } ?? []
+        let plan = try await RegistrySession.with(registry.options) { session in
+            try await CatalogPlan.make(specs: try CatalogBuilder.specs(in: directory), catalog: directory, prefix: prefix, session: session,
+                                       buildArguments: key, publishArguments: key)
+        }
+        try write(format == .json ? try CanonicalJSON.pretty(plan) + "\n" : try plan.githubActions() + "\n", to: output)
+        note("\(plan.jobs.count) jobs, \(plan.rebuilds) to run")
+    }
+}
+
+struct CatalogPublish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Assemble and push the multi-platform indexes of a planned catalog build, and write its report.",
+        discussion: """
+        The final job of 'harden catalog plan': pulls every platform manifest the jobs pushed
+        (each must name its spec's current lock), writes each variant's index exactly as one
+        'harden catalog build' writes it, signs it with --key, and pushes it as
+        REGISTRY/PREFIX/NAME:TAG (and TAG-dev); a tag that already names it is left alone. Then
+        the catalog report is written from what was published, as 'catalog build' writes it.
+
+        Example:
+          harden catalog publish catalog --push registry.example.com/hardened --key harden.key --report site/
+        """
+    )
+
+    @Argument(help: "The catalog directory (specs *.yaml and their locks).")
+    var directory = "catalog"
+
+    @Option(help: "The registry prefix the jobs pushed to (REGISTRY/PREFIX).")
+    var push: String
+
+    @Option(help: "Sign the indexes with this private key; the passphrase comes from HARDEN_PASSWORD or the terminal.")
+    var key: String?
+
+    @Option(name: .shortAndLong, help: "The store the images are pulled into (default: the local store).")
+    var output: String?
+
+    @Option(help: "Where the report goes.")
+    var report = "catalog-report"
+
+    @Flag(help: "Do not build or compare the conventional baselines in the report.")
+    var noBaselines = false
+
+    @OptionGroup var registry: RegistryFlags
+
+    @OptionGroup var database: DatabaseOption
+
+    func run() async throws {
+        let prefix = try registryPrefix(push)
+        let store: ImageLayout
+        switch try output.map({ try ImageReference(parsing: $0) }) {
+        case nil: store = try LocalStore.open()
+        case .layout(let path, nil)?: store = try ImageLayout.create(at: path)
+        case let other?: throw ValidationError("--output is a store directory, oci:DIR (not \(other))")
+        }
+        let signingKey = try key.map { try loadSigningKey($0) }
+        let specs = try CatalogBuilder.specs(in: directory)
+        let published = try await RegistrySession.with(registry.options) { session in
+            try await CatalogPublisher(store: store, key: signingKey, progress: note).publish(specs: specs, prefix: prefix, session: session)
+        }
+        for (tag, digest) in published { print("\(digest)  \(prefix.registry)/\(prefix.repository)/\(tag)") }
+        // Every image is in the store now, under tags that name its lock: the report reuses them all.
+        let builder = CatalogBuilder(store: store, signing: nil, verificationKey: signingKey?.publicKey, database: usableDatabase(database.resolved),
+                                     baselines: !noBaselines, builderVersion: Harden.version, progress: note)
+        let result = try await builder.build(specs: specs, reportDirectory: report)
+        for image in result.images { print(summaryLine(image)) }
+        note("report: \(report)/index.html, catalog.json, catalog.md")
+        if result.images.contains(where: { $0.status != "unchanged" }) {
+            throw CLIError("the report found images that were not published: \(result.images.filter { $0.status != "unchanged" }.map(\.name))")
+        }
+    }
 }

@@ -174,3 +174,94 @@ import TestSupport
         #expect(size.count == 2 && size[0] > 600 && size[1] > 60, "chart not laid out: \(layout)")
     }
 }
+
+/// The catalog split into CI jobs: `catalog plan` (validated against its JSON Schema), the jobs
+/// run by two separate processes with separate caches and stores, each pushing to the loopback
+/// registry, then `catalog publish`: the digests of one local `catalog build`. Then nothing is
+/// left to rebuild, and a second publish writes nothing.
+@Suite(.serialized) struct CatalogFanOutTests {
+    @Test func plannedJobsInTwoProcessesThenPublishGiveTheLocalDigests() async throws {
+        let harden = try hardenBinary()
+        let dir = try TemporaryDirectory()
+        let catalog = dir.path + "/catalog"
+        try FileSystem.createDirectory(catalog)
+        let shared = try await CatalogBuilds.shared.lockedSpec("static")
+        try FileSystem.writeAtomically(catalog + "/static.yaml", bytes: try FileSystem.read(shared))
+        try FileSystem.writeAtomically(catalog + "/static.lock.json", bytes: try FileSystem.read(LockFile.path(forSpec: shared)))
+        let environment = SignedCatalog.shared.environment()
+        let key = dir.path + "/fanout"
+        try runChecked(harden, ["keygen", "--output-prefix", key], environment: environment)
+        let registry = try TestRegistry()
+        let proxy = try FaultProxy(upstream: registry.host)
+        let prefix = proxy.host + "/hardened"
+
+        // The plan: four jobs (minimal and dev, amd64 and arm64), all to run; valid per its schema.
+        let planned = try run(harden, ["catalog", "plan", catalog, "--push", prefix, "--key-argument", key + ".key", "--output", dir.path + "/plan.json"],
+                              environment: environment)
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let root = FileSystem.parentPath(FileSystem.parentPath(FileSystem.parentPath(#filePath)))
+        let validate = "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))"
+        let valid = try run("python3", ["-c", validate, root + "/docs/catalog-plan.schema.json", dir.path + "/plan.json"])
+        #expect(valid.status == 0, "\(valid.stderr)")
+        let plan = try #require(try JSONSerialization.jsonObject(with: Data(try FileSystem.read(dir.path + "/plan.json"))) as? [String: Any])
+        let jobs = plan["jobs"] as? [[String: Any]] ?? []
+        #expect(Set(jobs.compactMap { $0["id"] as? String }) == ["static-minimal-amd64", "static-minimal-arm64", "static-dev-amd64", "static-dev-arm64"])
+        #expect(jobs.allSatisfy { $0["rebuild"] as? Bool == true })
+        let matrix = try run(harden, ["catalog", "plan", catalog, "--push", prefix, "--format", "github-actions"], environment: environment)
+        let include = (try JSONSerialization.jsonObject(with: Data(matrix.stdout)) as? [String: Any])?["include"] as? [[String: Any]]
+        #expect(include?.count == 4 && include?.allSatisfy { ($0["command"] as? String)?.hasPrefix("harden build ") == true } == true)
+
+        // Two processes, one per architecture, each with its own cache, store and temporary files.
+        var workers: [Process] = []
+        for architecture in ["amd64", "arm64"] {
+            let own = dir.path + "/worker-" + architecture
+            try FileSystem.createDirectory(own + "/tmp")
+            let commands = jobs.filter { $0["architecture"] as? String == architecture }.compactMap { $0["command"] as? [String] }
+                .map { ([harden] + $0.dropFirst()).map(CatalogFanOutTests.quoted).joined(separator: " ") }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "set -e; " + commands.joined(separator: "; ") + " > \(own)/out.txt 2> \(own)/err.txt"]
+            process.environment = environment.merging(["XDG_CACHE_HOME": own + "/cache", "HARDEN_STORE": own + "/store", "TMPDIR": own + "/tmp"]) { $1 }
+            try process.run()
+            workers.append(process)
+        }
+        for (worker, architecture) in zip(workers, ["amd64", "arm64"]) {
+            worker.waitUntilExit()
+            let err = String(decoding: (try? FileSystem.read(dir.path + "/worker-\(architecture)/err.txt")) ?? [], as: UTF8.self)
+            #expect(worker.terminationStatus == 0, "\(architecture) jobs: \(err.suffix(2000))")
+            #expect(FileSystem.exists(dir.path + "/worker-\(architecture)/cache/harden"), "the \(architecture) jobs did not use their own cache")
+        }
+
+        // Publish, in a third store; then one local catalog build of the same catalog.
+        let publishEnvironment = environment.merging(["HARDEN_STORE": dir.path + "/publish-store"]) { $1 }
+        let published = try run(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
+                                          "--no-baselines"], environment: publishEnvironment)
+        #expect(published.status == 0, "\(published.stderr)")
+        let local = try run(harden, ["catalog", "build", catalog, "--output", "oci:\(dir.path)/local", "--report", dir.path + "/local-report", "--no-baselines"],
+                            environment: environment)
+        #expect(local.status == 0, "\(local.stderr)")
+        let localStore = try ImageLayout(opening: dir.path + "/local")
+        for tag in ["latest", "latest-dev"] {
+            let digest = try localStore.resolve(tag: "static:" + tag).digest.description
+            #expect(published.output.contains("\(digest)  \(prefix)/static:\(tag)"), "\(tag): local \(digest), published: \(published.output)")
+        }
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(try FileSystem.read(dir.path + "/report/catalog.json"))) as? [String: Any])
+        let image = (report["images"] as? [[String: Any]])?.first
+        let platforms = (image?["variants"] as? [[String: Any]])?.flatMap { $0["platforms"] as? [[String: Any]] ?? [] } ?? []
+        #expect(platforms.count == 4 && platforms.allSatisfy { ($0["evidence"] as? [String: String])?.values.allSatisfy { $0 == "pass" } == true },
+                "\(platforms.map { $0["evidence"] ?? "" })")
+
+        // Nothing changed: no job to run, and publish again makes no write request.
+        let again = try run(harden, ["catalog", "plan", catalog, "--push", prefix], environment: environment)
+        let replanned = (try JSONSerialization.jsonObject(with: Data(again.stdout)) as? [String: Any])?["jobs"] as? [[String: Any]] ?? []
+        #expect(replanned.count == 4 && replanned.allSatisfy { $0["rebuild"] as? Bool == false }, "\(again.output)")
+        try proxy.clearLog()
+        let republished = try run(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
+                                           "--no-baselines"], environment: publishEnvironment)
+        #expect(republished.status == 0, "\(republished.stderr)")
+        let writes = try proxy.requests().filter { ["PUT", "POST", "PATCH", "DELETE"].contains($0.method) }
+        #expect(writes.isEmpty, "\(writes.map { "\($0.method) \($0.target)" })")
+    }
+
+    static func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}
