@@ -150,7 +150,7 @@ public struct CatalogBuilder: Sendable {
                     let architecture = manifest.platform?.architecture ?? ""
                     let contents = try Auditor.contents(of: manifest, in: store, reference: reported.tag)
                     let scan = try auditor.scan(contents, in: store, target: reported.tag)
-                    let audit = auditor.audit(contents, scan: scan, root: index, in: store, reference: reported.tag)
+                    let audit = auditor.audit(contents, scan: scan, in: store, reference: reported.tag)
                     if let problem = contents.inventoryProblem { entry.problems.append("\(reported.tag) \(architecture): \(problem)") }
                     if variant == .minimal && architecture == compared { (minimalContents, minimalScan) = (contents, scan) }
                     let documents = variant == .minimal && reportDirectory != nil
@@ -264,7 +264,7 @@ public struct CatalogBuilder: Sendable {
         let manifest = try ImageGraph.manifest(for: Platform(architecture: architecture), under: index, in: store)
         let contents = try Auditor.contents(of: manifest, in: store, reference: tag)
         let scan = try auditor.scan(contents, in: store, target: tag)
-        let audit = Auditor(database: database).audit(contents, scan: scan, root: index, in: store, reference: tag)
+        let audit = Auditor(database: database).audit(contents, scan: scan, in: store, reference: tag)
         let failed = audit.checks.filter { AuditCheck.hardening.contains($0.check) && $0.status == .fail }.map(\.check)
         return (CatalogReport.Baseline(tag: tag, digest: index.digest.description, architecture: architecture, grade: audit.grade,
                                        figures: audit.figures, failed: failed), contents, scan)

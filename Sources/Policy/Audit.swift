@@ -130,17 +130,17 @@ public struct Auditor {
             : "PEM private key (\(String(decoding: line.dropLast(5), as: UTF8.self)))"
     }
 
-    /// Reads and audits the platform manifest `manifest` of the image `root` in `layout`.
-    public func audit(_ root: Descriptor, manifest: Descriptor, in layout: ImageLayout, reference: String) throws -> AuditReport {
+    /// Reads and audits the platform manifest `manifest` in `layout`.
+    public func audit(_ manifest: Descriptor, in layout: ImageLayout, reference: String) throws -> AuditReport {
         let contents = try Self.contents(of: manifest, in: layout, reference: reference)
-        return audit(contents, scan: try scan(contents, in: layout, target: reference), root: root, in: layout, reference: reference)
+        return audit(contents, scan: try scan(contents, in: layout, target: reference), in: layout, reference: reference)
     }
 
-    /// Audits what was read of an image (`contents`, and its `scan` when there is one).
-    public func audit(_ contents: ImageContents, scan: ScanReport?, root: Descriptor, in layout: ImageLayout, reference: String) -> AuditReport {
+    /// Audits what was read of a platform image (`contents`, and its `scan` when there is one).
+    public func audit(_ contents: ImageContents, scan: ScanReport?, in layout: ImageLayout, reference: String) -> AuditReport {
         let (user, userCheck) = Self.userCheck(contents)
         let checks = [userCheck] + hardeningChecks(contents) + [packagesCheck(contents), vulnerabilityCheck(scan, contents)]
-            + evidenceChecks(root, manifest: contents.manifest, in: layout, reference: reference)
+            + evidenceChecks(contents.manifest, in: layout, reference: reference)
         return AuditReport(image: reference, digest: contents.manifest.digest.description,
                            platform: (contents.manifest.platform ?? contents.config.platform).description,
                            user: user, figures: Self.figures(contents, vulnerabilities: scan?.findings), checks: checks,
@@ -248,8 +248,9 @@ public struct Auditor {
                           items: items)
     }
 
-    /// Signatures, SBOMs and provenance: verified with `key`, else only found.
-    private func evidenceChecks(_ root: Descriptor, manifest: Descriptor, in layout: ImageLayout, reference: String) -> [AuditCheck] {
+    /// Signatures, SBOMs and provenance of the platform manifest: verified with `key` (its blobs
+    /// first), else only found.
+    private func evidenceChecks(_ manifest: Descriptor, in layout: ImageLayout, reference: String) -> [AuditCheck] {
         let name = manifest.platform?.description ?? manifest.digest.short
         let signatures = (try? layout.signatures(of: manifest.digest).count) ?? 0
         let envelopes = (try? layout.attestationEnvelopes(of: manifest.digest).count) ?? 0
@@ -265,7 +266,7 @@ public struct Auditor {
                     : AuditCheck("provenance", .fail, "no provenance attached"),
             ]
         }
-        let report = ImageVerifier(key: key, policy: VerificationPolicy()).verify(root, in: layout, reference: reference)
+        let report = ImageVerifier(key: key, policy: VerificationPolicy()).verify(manifest, in: layout, reference: reference)
         let integrity = report.checks.first { $0.check == "integrity" && !$0.passed }
         let signature = report.checks.first { $0.check == "signature" && $0.subject == name }
         let verified = Set(report.attestations[name] ?? [])

@@ -88,7 +88,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (opened, manifest) = try await openManifest(image, registry: options.registry, platform: options.platform)
-        let report = try options.auditor().audit(opened.root, manifest: manifest, in: opened.layout, reference: image)
+        let report = try options.auditor().audit(manifest, in: opened.layout, reference: image)
         try write(format == .json ? try CanonicalJSON.pretty(report) : report.text(), to: output)
         if let failOn, failOn != .pass, report.checks.contains(where: { $0.status >= failOn }) {
             note("checks at \(failOn.rawValue) or worse: failing (exit status 2)")

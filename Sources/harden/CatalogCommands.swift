@@ -77,12 +77,7 @@ struct CatalogBuild: AsyncParsableCommand {
     func run() async throws {
         let prefix = try push.map(registryPrefix)
         let started = ContinuousClock.now
-        let store: ImageLayout
-        switch try output.map({ try ImageReference(parsing: $0) }) {
-        case nil: store = try LocalStore.open()
-        case .layout(let path, nil)?: store = try ImageLayout.create(at: path)
-        case let other?: throw ValidationError("--output is a store directory, oci:DIR (not \(other))")
-        }
+        let store = try catalogStore(output)
         var signing: CatalogBuilder.Signing?
         if let key {
             try BuildIsolation.protectParent()
@@ -139,6 +134,15 @@ func summaryLine(_ image: CatalogReport.Image) -> String {
         line += "  vs baseline: " + parts.joined(separator: ", ")
     }
     return ([line] + image.problems.map { "  problem: \($0)" }).joined(separator: "\n")
+}
+
+/// The store a catalog command works in: `oci:DIR`, or the local store when nil.
+func catalogStore(_ output: String?) throws -> ImageLayout {
+    switch try output.map({ try ImageReference(parsing: $0) }) {
+    case nil: return try LocalStore.open()
+    case .layout(let path, nil)?: return try ImageLayout.create(at: path)
+    case let other?: throw ValidationError("--output is a store directory, oci:DIR (not \(other))")
+    }
 }
 
 /// REGISTRY/PREFIX from the command line (no tag, no digest).
@@ -243,12 +247,7 @@ struct CatalogPublish: AsyncParsableCommand {
 
     func run() async throws {
         let prefix = try registryPrefix(push)
-        let store: ImageLayout
-        switch try output.map({ try ImageReference(parsing: $0) }) {
-        case nil: store = try LocalStore.open()
-        case .layout(let path, nil)?: store = try ImageLayout.create(at: path)
-        case let other?: throw ValidationError("--output is a store directory, oci:DIR (not \(other))")
-        }
+        let store = try catalogStore(output)
         let signingKey = try key.map { try loadSigningKey($0) }
         let specs = try CatalogBuilder.specs(in: directory)
         let published = try await RegistrySession.with(registry.options) { session in

@@ -38,7 +38,7 @@ func amd64(_ image: BuiltImage) throws -> Descriptor {
             let (layout, images) = try await CatalogBuilds.shared.built(name)
             for image in images {
                 for platform in image.platforms {
-                    let report = try Auditor().audit(image.index, manifest: platform.manifest, in: layout, reference: image.tag)
+                    let report = try Auditor().audit(platform.manifest, in: layout, reference: image.tag)
                     #expect(report.platform.hasPrefix("linux/\(platform.architecture)"))
                     if image.variant == .minimal {
                         let failed = report.checks.filter { AuditCheck.hardening.contains($0.check) && $0.status != .pass }
@@ -60,7 +60,7 @@ func amd64(_ image: BuiltImage) throws -> Descriptor {
     @Test func baselineFailsAndPythonIsSmaller() async throws {
         let (baselineLayout, baseline) = try await Baselines.shared.python()
         #expect(baseline.tag == "python:latest-baseline")
-        let report = try Auditor().audit(baseline.index, manifest: try amd64(baseline), in: baselineLayout, reference: baseline.tag)
+        let report = try Auditor().audit(try amd64(baseline), in: baselineLayout, reference: baseline.tag)
         for check in ["user", "shell", "package-manager", "setuid"] {
             #expect(status(report, check) == .fail, "baseline \(check): \(report.checks.first { $0.check == check }?.detail ?? "missing")")
         }
