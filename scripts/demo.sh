@@ -43,6 +43,12 @@ if [ -f "$db" ]; then
   "$harden" scan "$name:latest" --db "$db" --key "$key.pub" | tail -12
 fi
 
+echo "== harden baseline + audit + diff (the conventional image it replaces, measured)"
+"$harden" baseline "$spec" 2>/dev/null | head -1
+"$harden" audit "$name:latest" --key "$key.pub" --db "$db" | grep -E "^  (PASS|WARN|FAIL)|^grade"
+"$harden" audit "$name:latest-baseline" --db "$db" | grep -E "^grade"
+"$harden" diff "$name:latest-baseline" "$name:latest" --db "$db" | head -12
+
 echo "== harden build again: the same lock gives the same digests"
 first=$("$harden" inspect "$name:latest" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
 rm -rf out/rebuild
