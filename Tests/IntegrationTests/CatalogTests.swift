@@ -265,3 +265,46 @@ import TestSupport
 
     static func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
+
+/// Failures stay in the catalog report: on a signed test repository with no Debian base, one
+/// spec names a package that does not exist (its build fails) and the other builds but its
+/// baseline cannot be (the repository has no apt and no required packages).
+@Suite(.serialized) struct CatalogFailureTests {
+    @Test func aFailedBuildAndAnUnbuildableBaselineAreReported() throws {
+        let repo = try SignedTestRepository(packages: [.init(name: "tool", files: ["usr/bin/tool": "#!tool\n"])], suite: "bookworm")
+        let catalog = repo.dir.path + "/catalog"
+        try FileSystem.createDirectory(catalog)
+        for (name, package) in [("good", "tool"), ("broken", "no-such-package")] {
+            let text = """
+                name: \(name)
+                debian: bookworm
+                archs: [amd64]
+                packages: [\(package)]
+                variants:
+                  dev: false
+                repositories:
+                  - url: \(repo.server?.url ?? "")
+                    suites: [bookworm]
+                    components: [main]
+                    keyring: \(repo.keyring)
+                """
+            try FileSystem.writeAtomically(catalog + "/\(name).yaml", bytes: Array(text.utf8))
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = repo.dir.path + "/cache"
+        let report = repo.dir.path + "/report"
+        let result = try run(try hardenBinary(), ["catalog", "build", catalog, "--output", "oci:\(repo.dir.path)/store", "--report", report],
+                             environment: environment)
+        #expect(result.status == 1, "a failed build fails the command, after the report: \(result.stderr)")
+        #expect(result.output.contains("problem: build: ") && result.output.contains("unknown package 'no-such-package'"), "\(result.output)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(try FileSystem.read(report + "/catalog.json"))) as? [String: Any])
+        let images = Dictionary(uniqueKeysWithValues: (json["images"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0) })
+        #expect(images["broken"]?["status"] as? String == "failed")
+        #expect(images["good"]?["status"] as? String == "built")
+        let problems = images["good"]?["problems"] as? [String] ?? []
+        #expect(problems.contains { $0.hasPrefix("baseline: ") && $0.contains("apt") }, "\(problems)")
+        #expect(images["good"]?["baseline"] == nil && images["good"]?["reduction"] == nil)
+        let page = String(decoding: try FileSystem.read(report + "/index.html"), as: UTF8.self)
+        #expect(page.contains("id=\"image-broken\"") && page.contains("unknown package"), "the page shows the failure")
+    }
+}
