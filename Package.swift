@@ -103,6 +103,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets for every parser of untrusted bytes (scripts/fuzz builds them with libFuzzer;
+        // a plain build replays files through them, for the regression tests).
+        .executableTarget(name: "HardenFuzz", dependencies: ["Archive", "Debian", "OCI", "OpenPGP", "SBOM", "VEX", "Vulnerability"]),
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",

@@ -4,13 +4,16 @@ import Testing
 import TestSupport
 
 /// The `harden` executable built next to the test bundle.
-func hardenBinary() throws -> String {
+func hardenBinary() throws -> String { try builtBinary("harden") }
+
+/// An executable of this package built next to the test bundle.
+func builtBinary(_ name: String) throws -> String {
     let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [here, here.deletingLastPathComponent()].map({ $0.appendingPathComponent("harden").path })
+    for candidate in [here, here.deletingLastPathComponent()].map({ $0.appendingPathComponent(name).path })
     where FileManager.default.isExecutableFile(atPath: candidate) {
         return candidate
     }
-    throw TestSetupError(description: "the harden binary is not built next to the tests: run 'swift build --build-tests' (make test does)")
+    throw TestSetupError(description: "the \(name) binary is not built next to the tests: run 'swift build --build-tests' (make test does)")
 }
 
 @Suite struct CLITests {
