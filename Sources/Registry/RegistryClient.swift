@@ -179,6 +179,16 @@ public final class RegistryClient: Sendable {
         }
         request.headers.replaceOrAdd(name: "Authorization", value: authorization)
         response = try await exchange(request, step: step, attempts: attempts)
+        // A fresh token that expired before the registry saw it (a slow link, a loaded machine)
+        // is bought again, twice at most; a token refused within its lifetime is a refusal.
+        var renewals = 0
+        while response.status == .unauthorized, challenge.scheme == "bearer", renewals < 2, await tokens.hasExpired(wanted),
+              let renewed = try await self.authorization(for: wanted, step: step, fresh: true) {
+            _ = try? await response.bytes(limit: 1 << 16)
+            renewals += 1
+            request.headers.replaceOrAdd(name: "Authorization", value: renewed)
+            response = try await exchange(request, step: step, attempts: attempts)
+        }
         if response.status == .unauthorized {
             _ = try? await response.bytes(limit: 1 << 16)
             await tokens.forget(wanted)
