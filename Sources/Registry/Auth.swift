@@ -103,10 +103,6 @@ actor TokenStore {
     }
 
     func forget(_ scope: AccessScope) { tokens[scope] = nil }
-
-    /// Whether the token cached for `scope` is at (or near) the end of its lifetime: a refusal
-    /// of it then means it expired on the way, not that access was denied.
-    func hasExpired(_ scope: AccessScope) -> Bool { tokens[scope].map { $0.expires <= ContinuousClock.now } ?? false }
 }
 
 /// A token server's answer.

@@ -179,10 +179,11 @@ public final class RegistryClient: Sendable {
         }
         request.headers.replaceOrAdd(name: "Authorization", value: authorization)
         response = try await exchange(request, step: step, attempts: attempts)
-        // A fresh token that expired before the registry saw it (a slow link, a loaded machine)
-        // is bought again, twice at most; a token refused within its lifetime is a refusal.
+        // A fresh token can expire before the registry sees it (a slow link, a loaded machine that
+        // read the token server's answer late): it is bought again, twice at most, before the
+        // refusal is believed.
         var renewals = 0
-        while response.status == .unauthorized, challenge.scheme == "bearer", renewals < 2, await tokens.hasExpired(wanted),
+        while response.status == .unauthorized, challenge.scheme == "bearer", renewals < 2,
               let renewed = try await self.authorization(for: wanted, step: step, fresh: true) {
             _ = try? await response.bytes(limit: 1 << 16)
             renewals += 1

@@ -175,7 +175,7 @@ struct Build: AsyncParsableCommand {
                 for image in images {
                     // A tag the user wrote wins; else the image's own (python:3.11 → REPO:3.11).
                     let written = push?.split(separator: "/").last?.contains(":") == true ? pushTarget.tag : nil
-                    let base = written ?? String(image.tag.split(separator: ":").last ?? "latest")
+                    let base = written ?? imageSpec.tag
                     var target = pushTarget
                     target.tag = image.variant == .dev ? base + "-dev" : base
                     // One job of a matrix pushes its platform manifests, for 'catalog publish' to assemble.

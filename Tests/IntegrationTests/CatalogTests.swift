@@ -72,7 +72,7 @@ import TestSupport
         }
 
         // First run: both built, signed, audited against their baselines.
-        let first = try run(harden, build, environment: environment)
+        let first = try await runOffPool(harden, build, environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         let firstReport = try report(reportDir)
         let built = images(firstReport)
@@ -107,7 +107,7 @@ import TestSupport
         // Second run: nothing changed, nothing written or pushed, every digest kept.
         let before = try snapshot(store)
         try proxy.clearLog()
-        let second = try run(harden, build, environment: environment)
+        let second = try await runOffPool(harden, build, environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try snapshot(store) == before, "an unchanged catalog wrote to the store")
         let unchangedWrites = try writes()
@@ -119,10 +119,10 @@ import TestSupport
         #expect(minimalDigest(again["base"]) == minimalDigest(built["base"]) && minimalDigest(again["static"]) == minimalDigest(built["static"]))
 
         // The security update: relock base, then only base is rebuilt.
-        let update = try run(harden, ["update", baseSpec, "--write", "--db", db], environment: environment)
+        let update = try await runOffPool(harden, ["update", baseSpec, "--write", "--db", db], environment: environment)
         #expect(update.status == 0 && update.output.contains("libssl3 \(Self.oldSSL) -> "), "\(update.output)\(update.stderr)")
         try proxy.clearLog()
-        let third = try run(harden, build, environment: environment)
+        let third = try await runOffPool(harden, build, environment: environment)
         #expect(third.status == 0, "\(third.stderr)")
         let pushed = try writes()
         #expect(pushed.contains { $0.hasPrefix("PUT /v2/hardened/base/manifests/latest") } && !pushed.contains { $0.contains("/hardened/static/") },
@@ -196,7 +196,7 @@ import TestSupport
         let prefix = proxy.host + "/hardened"
 
         // The plan: four jobs (minimal and dev, amd64 and arm64), all to run; valid per its schema.
-        let planned = try run(harden, ["catalog", "plan", catalog, "--push", prefix, "--key-argument", key + ".key", "--output", dir.path + "/plan.json"],
+        let planned = try await runOffPool(harden, ["catalog", "plan", catalog, "--push", prefix, "--key-argument", key + ".key", "--output", dir.path + "/plan.json"],
                               environment: environment)
         #expect(planned.status == 0, "\(planned.stderr)")
         let root = FileSystem.parentPath(FileSystem.parentPath(FileSystem.parentPath(#filePath)))
@@ -207,7 +207,7 @@ import TestSupport
         let jobs = plan["jobs"] as? [[String: Any]] ?? []
         #expect(Set(jobs.compactMap { $0["id"] as? String }) == ["static-minimal-amd64", "static-minimal-arm64", "static-dev-amd64", "static-dev-arm64"])
         #expect(jobs.allSatisfy { $0["rebuild"] as? Bool == true })
-        let matrix = try run(harden, ["catalog", "plan", catalog, "--push", prefix, "--format", "github-actions"], environment: environment)
+        let matrix = try await runOffPool(harden, ["catalog", "plan", catalog, "--push", prefix, "--format", "github-actions"], environment: environment)
         let include = (try JSONSerialization.jsonObject(with: Data(matrix.stdout)) as? [String: Any])?["include"] as? [[String: Any]]
         #expect(include?.count == 4 && include?.allSatisfy { ($0["command"] as? String)?.hasPrefix("harden build ") == true } == true)
 
@@ -226,7 +226,8 @@ import TestSupport
             workers.append(process)
         }
         for (worker, architecture) in zip(workers, ["amd64", "arm64"]) {
-            worker.waitUntilExit()
+            nonisolated(unsafe) let waited = worker
+            await withCheckedContinuation { done in Thread { waited.waitUntilExit(); done.resume() }.start() }
             let err = String(decoding: (try? FileSystem.read(dir.path + "/worker-\(architecture)/err.txt")) ?? [], as: UTF8.self)
             #expect(worker.terminationStatus == 0, "\(architecture) jobs: \(err.suffix(2000))")
             #expect(FileSystem.exists(dir.path + "/worker-\(architecture)/cache/harden"), "the \(architecture) jobs did not use their own cache")
@@ -234,10 +235,10 @@ import TestSupport
 
         // Publish, in a third store; then one local catalog build of the same catalog.
         let publishEnvironment = environment.merging(["HARDEN_STORE": dir.path + "/publish-store"]) { $1 }
-        let published = try run(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
+        let published = try await runOffPool(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
                                           "--no-baselines"], environment: publishEnvironment)
         #expect(published.status == 0, "\(published.stderr)")
-        let local = try run(harden, ["catalog", "build", catalog, "--output", "oci:\(dir.path)/local", "--report", dir.path + "/local-report", "--no-baselines"],
+        let local = try await runOffPool(harden, ["catalog", "build", catalog, "--output", "oci:\(dir.path)/local", "--report", dir.path + "/local-report", "--no-baselines"],
                             environment: environment)
         #expect(local.status == 0, "\(local.stderr)")
         let localStore = try ImageLayout(opening: dir.path + "/local")
@@ -252,11 +253,11 @@ import TestSupport
                 "\(platforms.map { $0["evidence"] ?? "" })")
 
         // Nothing changed: no job to run, and publish again makes no write request.
-        let again = try run(harden, ["catalog", "plan", catalog, "--push", prefix], environment: environment)
+        let again = try await runOffPool(harden, ["catalog", "plan", catalog, "--push", prefix], environment: environment)
         let replanned = (try JSONSerialization.jsonObject(with: Data(again.stdout)) as? [String: Any])?["jobs"] as? [[String: Any]] ?? []
         #expect(replanned.count == 4 && replanned.allSatisfy { $0["rebuild"] as? Bool == false }, "\(again.output)")
         try proxy.clearLog()
-        let republished = try run(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
+        let republished = try await runOffPool(harden, ["catalog", "publish", catalog, "--push", prefix, "--key", key + ".key", "--report", dir.path + "/report",
                                            "--no-baselines"], environment: publishEnvironment)
         #expect(republished.status == 0, "\(republished.stderr)")
         let writes = try proxy.requests().filter { ["PUT", "POST", "PATCH", "DELETE"].contains($0.method) }

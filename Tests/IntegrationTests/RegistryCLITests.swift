@@ -171,6 +171,7 @@ struct RegistryCLITests {
         #expect(build.status == 0, "\(build.stderr)")
         #expect(build.output.contains("\(registry.host)/hardened/base:latest"))
         #expect(build.output.contains("\(registry.host)/hardened/base:latest-dev"))
+        #expect(!build.output.contains("latest-dev-dev"), "the dev variant goes to TAG-dev: \(build.output)")
         let index = try rawManifest(registry, "hardened/base:latest")
         #expect((index["manifests"] as? [[String: Any]])?.count == 2)
 

@@ -301,7 +301,7 @@ struct RegistryAuthTests {
 
     @Test("token auth: tokens cached per scope (a push buys one), refreshed after expiry")
     func token() async throws {
-        let lifetime = 30  // long enough that a starved cooperative pool (tests blocking in waitpid) does not outlive two tokens in a row
+        let lifetime = 60  // long enough that a starved cooperative pool (tests blocking in waitpid) does not outlive two tokens in a row
         let registry = try TestRegistry(auth: .token(user: "bob", password: "hunter2", ttl: lifetime))
         let image = try TestImage(layerSizes: [60_000, 1_500_000], platforms: ["amd64", "arm64"])
         let target = try reference(registry.host, "team/app:v1")

@@ -42,6 +42,16 @@ public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cw
                          stderr: String(decoding: try FileSystem.read(errPath, limit: 1 << 30), as: UTF8.self))
 }
 
+/// `run` on a thread of its own, for async tests that wait on long programs: a blocking wait on
+/// one of Swift Testing's few cooperative threads starves every other test (token lifetimes run
+/// out while their tasks wait to be scheduled).
+public func runOffPool(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil,
+                       environment: [String: String]? = nil) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try run(tool, arguments, input: input, cwd: cwd, environment: environment) }) }.start()
+    }
+}
+
 /// Runs a program and fails with its stderr unless it exits 0; returns stdout as text.
 @discardableResult
 public func runChecked(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil,
