@@ -33,6 +33,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
     case codec(String)
     /// More data than the caller allowed.
     case tooLarge(limit: Int)
+    /// Input past one of the limits that bound time and memory on hostile input.
+    case limitExceeded(String)
     /// A system call failed on a file.
     case io(path: String, operation: String, errno: Int32)
 
@@ -44,6 +46,7 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupported(let what): "unsupported: \(what)"
         case .codec(let what): "compression error: \(what)"
         case .tooLarge(let limit): "input larger than the allowed \(limit) bytes"
+        case .limitExceeded(let what): "refusing input: \(what)"
         case .io(let path, let operation, let code): "\(operation) '\(path)' failed: \(String(cString: strerror(code)))"
         }
     }

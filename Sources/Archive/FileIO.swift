@@ -53,13 +53,16 @@ public final class FileSink: ByteSink {
     private var fd: Int32
     private let sync: Bool
 
-    /// Creates (or truncates) `path`; with `exclusive`, fails if it exists.
+    /// Creates (or truncates) `path`; with `exclusive`, fails if it exists, and holds an `flock` on
+    /// the new file until it is finished, which tells `FileSystem.removeStaleTemporaries` that
+    /// its writer is alive.
     public init(path: String, mode: mode_t = 0o644, exclusive: Bool = false, sync: Bool = true) throws {
         self.path = path
         self.sync = sync
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
         fd = open(path, flags, mode)
         if fd < 0 { throw ArchiveError.io(path: path, operation: "create", errno: errno) }
+        if exclusive { _ = flock(fd, LOCK_EX | LOCK_NB) }
     }
 
     deinit { if fd >= 0 { close(fd) } }
@@ -108,12 +111,47 @@ public enum FileSystem {
         }
     }
 
-    /// A unique name next to `path`, for a temporary file that is renamed over it.
+    /// The prefix of every temporary name `temporaryName` gives.
+    public static let temporaryPrefix = ".tmp-"
+
+    /// A unique name next to `path`, for a temporary file that is renamed over it:
+    /// `.tmp-<name>-<pid>-<random>`, so that a later run can tell whether its writer still lives.
     public static func temporaryName(beside path: String) -> String {
         let dir = parentPath(path)
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let base = path.split(separator: "/").last.map(String.init) ?? "file"
-        return (dir.isEmpty ? "" : dir + "/") + ".tmp-\(base)-\(token)"
+        return (dir.isEmpty ? "" : dir + "/") + "\(temporaryPrefix)\(base)-\(getpid())-\(token)"
+    }
+
+    /// Removes the temporary files in `directory` (names from `temporaryName`) that a writer
+    /// killed before it could rename or remove them left behind, and returns their names.
+    /// A file is stale when nobody holds its `flock` (see `FileSink`) and either the process
+    /// named in it is gone or it has not been written for `minimumAge` seconds. Only regular
+    /// files are touched; `only` narrows the names (say, to one file's temporaries).
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: String, only base: String? = nil,
+                                              minimumAge: Double = 600) -> [String] {
+        guard let names = try? listDirectory(directory) else { return [] }
+        let prefix = temporaryPrefix + (base.map { $0 + "-" } ?? "")
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            let path = directory + "/" + name
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            let age = Double(time(nil) - st.st_mtim.tv_sec)
+            if !writerAlive(name) || age >= minimumAge, unlink(path) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// Whether the process whose pid a temporary name carries still runs (true when the name has none).
+    private static func writerAlive(_ name: String) -> Bool {
+        let parts = name.split(separator: "-")
+        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), pid > 0 else { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     /// Writes `path` through a temporary file: `body` fills the sink, which is fsynced, renamed over `path`,
@@ -192,16 +230,44 @@ public enum FileSystem {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    /// Makes a new private temporary directory under `$TMPDIR` (or /tmp).
-    public static func makeTemporaryDirectory(prefix: String = "harden") throws -> String {
+    /// `$TMPDIR`, or /tmp.
+    public static func temporaryDirectoryRoot() -> String {
         var base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         if base.isEmpty { base = "/tmp" }
         while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+        return base
+    }
+
+    /// Makes a new private temporary directory under `$TMPDIR` (or /tmp), named
+    /// `<prefix>-<pid>-XXXXXX` so that `removeStaleTemporaryDirectories` can tell when its
+    /// maker is gone.
+    public static func makeTemporaryDirectory(prefix: String = "harden") throws -> String {
+        let base = temporaryDirectoryRoot()
+        var template = Array("\(base)/\(prefix)-\(getpid())-XXXXXX".utf8CString)
         guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ArchiveError.io(path: base, operation: "mkdtemp", errno: errno)
         }
         return String(cString: result)
+    }
+
+    /// Removes the directories under `$TMPDIR` that `makeTemporaryDirectory` made, with a name
+    /// starting `harden`, for processes of this user that are gone (killed before they could
+    /// clean up); returns their paths.
+    @discardableResult
+    public static func removeStaleTemporaryDirectories() -> [String] {
+        let base = temporaryDirectoryRoot()
+        guard let names = try? listDirectory(base) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix("harden") {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 3, parts[parts.count - 1].count == 6, let pid = Int32(parts[parts.count - 2]), pid > 0,
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = base + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == getuid() else { continue }
+            if (try? remove(path)) != nil { removed.append(path) }
+        }
+        return removed
     }
 
     /// The directory part of a path ("" for a bare name).

@@ -26,6 +26,9 @@ public final class TarReader {
     /// Largest PAX or GNU long-name header accepted, to bound memory on hostile input.
     public static let maximumMetadataSize = 1 << 20
 
+    /// Largest entry accepted (64 GiB): a header claiming more is refused before anything is read.
+    public static let maximumEntrySize: Int64 = 64 << 30
+
     public init(_ source: ByteSource, policy: Policy = .refuseHostile) {
         self.source = source
         self.policy = policy
@@ -180,6 +183,9 @@ public final class TarReader {
         }
         if kind != .regular { entry.size = 0 }
         if entry.size < 0 { throw ArchiveError.malformed("negative size for '\(name)'") }
+        if entry.size > Self.maximumEntrySize {
+            throw ArchiveError.limitExceeded("tar entry '\(name)' claims \(entry.size) bytes, over the \(Self.maximumEntrySize >> 30) GiB entry limit")
+        }
         return entry
     }
 

@@ -54,6 +54,10 @@ public struct DownloadCache: Sendable {
         return (environment["HOME"] ?? "/root") + "/.cache/harden"
     }
 
+    /// Removes the temporary files that downloads killed mid-write left in the cache.
+    @discardableResult
+    public func removeStaleTemporaries() -> [String] { FileSystem.removeStaleTemporaries(in: root + "/sha256") }
+
     /// The cache path for a SHA-256 (anything but 64 hex digits maps to a name that cannot exist).
     public func path(sha256: String) -> String {
         "\(root)/sha256/\(isSHA256Hex(sha256) ? sha256 : "invalid")"
@@ -125,10 +129,13 @@ public enum ConditionalDownload: Sendable {
 public struct HTTPFetcher: Sendable {
     public var attempts: Int
     public var initialBackoff: Double
+    /// A transfer that receives nothing for this many seconds fails (and is retried).
+    public var idleTimeout: Double
 
-    public init(attempts: Int = 4, initialBackoff: Double = 0.5) {
+    public init(attempts: Int = 4, initialBackoff: Double = 0.5, idleTimeout: Double = HTTPFetcher.defaultIdleTimeout) {
         self.attempts = attempts
         self.initialBackoff = initialBackoff
+        self.idleTimeout = idleTimeout
     }
 
     /// Downloads `url` into a new temporary file and returns its path; the caller removes it.
@@ -148,9 +155,10 @@ public struct HTTPFetcher: Sendable {
         }
         var request = URLRequest(url: target)
         request.cachePolicy = .reloadIgnoringLocalCacheData
+        request.timeoutInterval = idleTimeout
         if let etag = validators.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
         if let date = validators.lastModified { request.setValue(date, forHTTPHeaderField: "If-Modified-Since") }
-        let session = validators.isEmpty ? URLSession.shared : Self.uncached
+        let session = validators.isEmpty ? Self.standard : Self.uncached
         var delay = initialBackoff
         var lastError: RepositoryError = .network(url: url, reason: "no attempt made")
         for attempt in 1...max(1, attempts) {
@@ -195,9 +203,21 @@ public struct HTTPFetcher: Sendable {
         throw lastError
     }
 
+    public static let defaultIdleTimeout: TimeInterval = 60
+    /// No single download may take longer than this (a mirror trickling bytes forever).
+    public static let transferTimeout: TimeInterval = 3600
+
+    private static func configured(_ configuration: URLSessionConfiguration) -> URLSessionConfiguration {
+        configuration.timeoutIntervalForRequest = defaultIdleTimeout
+        configuration.timeoutIntervalForResource = transferTimeout
+        return configuration
+    }
+
+    private static let standard = URLSession(configuration: configured(.default))
+
     /// A session without a cache, so a 304 reaches the caller instead of a cached copy.
     private static let uncached: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
+        let configuration = configured(.ephemeral)
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         return URLSession(configuration: configuration)

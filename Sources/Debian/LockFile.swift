@@ -192,6 +192,7 @@ public struct PackageFetcher: Sendable {
     /// Returns the verified cache path of every package, keyed by SHA-256. `progress` gets
     /// (done, total, bytes fetched so far).
     public func fetch(_ packages: [LockFile.Package], progress: @Sendable (Int, Int, Int64) -> Void = { _, _, _ in }) async throws -> [String: String] {
+        cache.removeStaleTemporaries()
         var unique: [String: LockFile.Package] = [:]
         for package in packages { unique[package.sha256] = package }
         let work = unique.values.sorted { $0.name < $1.name }

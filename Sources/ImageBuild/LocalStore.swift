@@ -12,5 +12,12 @@ public enum LocalStore {
         return (environment["HOME"] ?? "/root") + "/.local/share/harden/images"
     }
 
-    public static func open(_ path: String = defaultPath()) throws -> ImageLayout { try ImageLayout.create(at: path) }
+    /// Opens (or creates) the store, first removing what killed runs left behind: their temporary
+    /// files in the store and their temporary directories under `$TMPDIR`.
+    public static func open(_ path: String = defaultPath()) throws -> ImageLayout {
+        let layout = try ImageLayout.create(at: path)
+        layout.removeStaleTemporaries()
+        FileSystem.removeStaleTemporaryDirectories()
+        return layout
+    }
 }

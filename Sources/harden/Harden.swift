@@ -29,7 +29,7 @@ struct Harden: AsyncParsableCommand {
           harden verify localhost:5000/hardened/python:latest --key harden.pub
         """,
         version: version,
-        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Scan.self, DB.self, VEXCommand.self, Update.self, AuditCommand.self, DiffCommand.self, BaselineCommand.self, CatalogCommand.self, Keygen.self, Sign.self, Attest.self, Verify.self, Images.self, Push.self, Pull.self, Login.self, Logout.self, Lock.self,
+        subcommands: [Build.self, TestImage.self, SBOMCommand.self, Scan.self, DB.self, VEXCommand.self, Update.self, AuditCommand.self, DiffCommand.self, BaselineCommand.self, CatalogCommand.self, Keygen.self, Sign.self, Attest.self, Verify.self, Images.self, StoreCommand.self, Push.self, Pull.self, Login.self, Logout.self, Lock.self,
                       Resolve.self, Inspect.self, Pack.self, Copy.self, BuildStep.self]
     )
 }

@@ -8,6 +8,7 @@ answers 304 when `If-None-Match` matches the ETag (or, without it, when `If-Modi
 not older than the file). Faults, by path prefix:
   /truncated/NAME  headers for the whole file, then half its body, then the connection closes
   /error/NAME      500
+  /stall/NAME      headers for the whole file, a few bytes of body, then silence (the connection stays open)
 Every request is logged as one JSON line: method, path, if_none_match, if_modified_since, status.
 Prints "listening on 127.0.0.1:P" once it accepts connections.
 """
@@ -44,7 +45,7 @@ def main() -> None:
         def do_GET(self) -> None:
             path = self.path.lstrip("/")
             mode = "normal"
-            for prefix in ("truncated/", "error/"):
+            for prefix in ("truncated/", "error/", "stall/"):
                 if path.startswith(prefix):
                     mode, path = prefix[:-1], path[len(prefix):]
             file = os.path.join(args.directory, os.path.basename(path))
@@ -83,8 +84,15 @@ def main() -> None:
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if mode == "stall":
+                self.wfile.write(body[:3])
+                self.wfile.flush()
+                threading.Event().wait(120)
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
+    ThreadingHTTPServer.daemon_threads = True
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(f"listening on 127.0.0.1:{args.port}", flush=True)
     server.serve_forever()

@@ -21,13 +21,16 @@ public final class SignedTestRepository: @unchecked Sendable {
         public var files: [String: String] = [:]
         /// A data.tar to ship as is (for hostile packages dpkg-deb would refuse to build).
         public var rawDataTar: [UInt8]?
+        /// A data.tar.gz to ship as is, already compressed (a decompression bomb, say).
+        public var rawDataTarGz: [UInt8]?
         public init(name: String, version: String = "1.0", fields: [String: String] = [:], files: [String: String] = [:],
-                    rawDataTar: [UInt8]? = nil) {
+                    rawDataTar: [UInt8]? = nil, rawDataTarGz: [UInt8]? = nil) {
             self.name = name
             self.version = version
             self.fields = fields
             self.files = files
             self.rawDataTar = rawDataTar
+            self.rawDataTarGz = rawDataTarGz
         }
     }
 
@@ -66,8 +69,14 @@ public final class SignedTestRepository: @unchecked Sendable {
                 for (path, contents) in package.files { try dir.write("\(relative)/\(path)", Array(contents.utf8), mode: 0o755) }
                 let debName = "\(package.name)_\(package.version)_amd64.deb"
                 try FileSystem.createDirectory(root + "/pool/main")
-                if let raw = package.rawDataTar {
-                    try Self.assembleDeb(control: control, dataTar: raw, at: root + "/pool/main/" + debName, scratch: build)
+                if let compressed = package.rawDataTarGz {
+                    try Self.assembleDeb(control: control, dataTarGz: compressed, at: root + "/pool/main/" + debName, scratch: build)
+                } else if let raw = package.rawDataTar {
+                    let dataSink = MemorySink()
+                    let gzip = try GzipCompressor(dataSink)
+                    try gzip.write(raw)
+                    try gzip.finish()
+                    try Self.assembleDeb(control: control, dataTarGz: dataSink.bytes, at: root + "/pool/main/" + debName, scratch: build)
                 } else {
                     try runChecked("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", build, root + "/pool/main/" + debName])
                 }
@@ -98,20 +107,16 @@ public final class SignedTestRepository: @unchecked Sendable {
         RepositoryClient(http: HTTPFetcher(attempts: 1), cache: DownloadCache(root: dir.path + "/cache"))
     }
 
-    /// A .deb put together by hand: `ar` of debian-binary, control.tar.gz and the given data tar (gzipped).
-    static func assembleDeb(control: String, dataTar: [UInt8], at path: String, scratch: String) throws {
+    /// A .deb put together by hand: `ar` of debian-binary, control.tar.gz and the given data.tar.gz.
+    static func assembleDeb(control: String, dataTarGz: [UInt8], at path: String, scratch: String) throws {
         let controlSink = MemorySink()
         let tar = TarWriter(try GzipCompressor(controlSink))
         try tar.append(.file("control", size: 0), bytes: Array(control.utf8))
         try tar.finish()
-        let dataSink = MemorySink()
-        let gzip = try GzipCompressor(dataSink)
-        try gzip.write(dataTar)
-        try gzip.finish()
         try FileSystem.createDirectory(scratch)
         try FileSystem.writeAtomically(scratch + "/debian-binary", bytes: Array("2.0\n".utf8))
         try FileSystem.writeAtomically(scratch + "/control.tar.gz", bytes: controlSink.bytes)
-        try FileSystem.writeAtomically(scratch + "/data.tar.gz", bytes: dataSink.bytes)
+        try FileSystem.writeAtomically(scratch + "/data.tar.gz", bytes: dataTarGz)
         try runChecked("ar", ["rcD", path, scratch + "/debian-binary", scratch + "/control.tar.gz", scratch + "/data.tar.gz"])
     }
 }

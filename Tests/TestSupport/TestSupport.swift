@@ -195,3 +195,44 @@ public func isAlive(_ pid: pid_t) -> Bool {
           let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return false }
     return stat[close + 2] != UInt8(ascii: "Z") && stat[close + 2] != UInt8(ascii: "X")
 }
+
+/// Archives made to attack a reader, for the hostile-input tests.
+public enum HostileArchives {
+    /// A tar header (ustar with a PAX record when needed, as Python's tarfile writes it) for a
+    /// regular file of `size` bytes; no data follows.
+    public static func header(name: String, size: Int64) throws -> [UInt8] {
+        let script = """
+        import sys, tarfile
+        info = tarfile.TarInfo(\"\(name)\")
+        info.size = \(size)
+        sys.stdout.buffer.write(info.tobuf(tarfile.PAX_FORMAT))
+        """
+        return try run("python3", ["-c", script]).stdout
+    }
+
+    /// A tar whose PAX header says its one file holds 2^62 bytes; a few bytes of data follow.
+    public static func paxHugeSize(name: String = "usr/share/huge") throws -> [UInt8] {
+        try header(name: name, size: 1 << 62) + [UInt8](repeating: 0x41, count: 512) + [UInt8](repeating: 0, count: 1024)
+    }
+
+    /// A gzip stream of `decompressed` bytes (a tar header for one file of nearly that many zeros,
+    /// then the zeros)
+    /// made of 1 MiB members, each compressed to about 1 KiB: 10 GiB of output from about 10 MiB.
+    public static func gzipBomb(decompressed: Int64, name: String = "usr/share/bomb") throws -> [UInt8] {
+        let member = 1 << 20
+        func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+            let sink = MemorySink()
+            let compressor = try GzipCompressor(sink, level: 9)
+            try compressor.write(bytes)
+            try compressor.finish()
+            return sink.bytes
+        }
+        let first = try header(name: name, size: decompressed - 2048)
+        var bomb = try gzip(first + [UInt8](repeating: 0, count: member - first.count))
+        let zeros = try gzip([UInt8](repeating: 0, count: member))
+        let count = Int(decompressed / Int64(member)) - 1
+        bomb.reserveCapacity(bomb.count + zeros.count * count)
+        for _ in 0..<count { bomb += zeros }
+        return bomb
+    }
+}
