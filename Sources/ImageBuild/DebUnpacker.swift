@@ -31,6 +31,7 @@ public enum DebUnpacker {
             if case .hostileEntry(let path, let hazard) = error {
                 throw AssemblyError.hostileEntry(package: package, path: path, reason: hazard.description)
             }
+            if case .limitExceeded(let what) = error { throw AssemblyError.overLimit(package: package, reason: what) }
             throw AssemblyError.invalidPackage(package: package, reason: error.description)
         }
     }

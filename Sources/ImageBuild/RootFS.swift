@@ -117,6 +117,8 @@ public enum AssemblyError: Error, Sendable, Equatable, CustomStringConvertible {
     case pathConflict(path: String, first: String, second: String)
     case hostileEntry(package: String, path: String, reason: String)
     case invalidPackage(package: String, reason: String)
+    /// A package past one of the limits on hostile input (a decompression bomb, a huge entry).
+    case overLimit(package: String, reason: String)
     case invalidPath(String, reason: String)
 
     public var description: String {
@@ -124,6 +126,7 @@ public enum AssemblyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .pathConflict(let path, let first, let second): "/\(path) is installed by both \(first) and \(second) with different contents"
         case .hostileEntry(let package, let path, let reason): "refusing \(package): entry '\(path)' \(reason)"
         case .invalidPackage(let package, let reason): "\(package): \(reason)"
+        case .overLimit(let package, let reason): "refusing \(package): \(reason)"
         case .invalidPath(let path, let reason): "\(path): \(reason)"
         }
     }

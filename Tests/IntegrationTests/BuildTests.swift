@@ -307,9 +307,9 @@ actor CatalogBuilds {
     }
 }
 
-/// Builds against a signed repository made on the spot, for failures the real archive never has.
-@Suite(.serialized) struct BuildFailureTests {
-    func spec(_ repo: SignedTestRepository, packages: [String], archs: [String] = ["amd64"]) throws -> String {
+extension SignedTestRepository {
+    /// Writes `broken.yaml`: a spec named "broken" of `packages` from this repository, no dev variant.
+    func spec(packages: [String], archs: [String] = ["amd64"]) throws -> String {
         let text = """
             name: broken
             debian: bookworm
@@ -318,21 +318,26 @@ actor CatalogBuilds {
             variants:
               dev: false
             repositories:
-              - url: \(repo.server?.url ?? "")
+              - url: \(server?.url ?? "")
                 suites: [bookworm]
                 components: [main]
-                keyring: \(repo.keyring)
+                keyring: \(keyring)
             """
-        return try repo.dir.write("broken.yaml", Array(text.utf8))
+        return try dir.write("broken.yaml", Array(text.utf8))
     }
 
-    func build(_ specPath: String, store: String) throws -> ProcessResult {
+    /// Runs `harden build SPEC` into `store`, its cache beside the store.
+    func build(_ specPath: String, store: String, environment extra: [String: String] = [:]) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment["HARDEN_STORE"] = store
         environment["XDG_CACHE_HOME"] = FileSystem.parentPath(store) + "/cache"
+        environment.merge(extra) { $1 }
         return try run(try hardenBinary(), ["build", specPath], environment: environment)
     }
+}
 
+/// Builds against a signed repository made on the spot, for failures the real archive never has.
+@Suite(.serialized) struct BuildFailureTests {
     @Test func pathConflictHostileDebsAndMissingPackagesFailCleanly() throws {
         let repo = try SignedTestRepository(packages: [
             .init(name: "one", files: ["usr/bin/tool": "one"]),
@@ -353,7 +358,7 @@ actor CatalogBuilds {
             (["one", "no-such-package"], "unknown package 'no-such-package'"),
         ]
         for (packages, message) in cases {
-            let result = try build(try spec(repo, packages: packages), store: store)
+            let result = try repo.build(try repo.spec(packages: packages), store: store)
             #expect(result.status != 0, "\(packages)")
             #expect(result.stderr.contains(message), "\(packages): \(result.stderr)")
             try? FileSystem.remove(LockFile.path(forSpec: repo.dir.path + "/broken.yaml"))
@@ -361,7 +366,7 @@ actor CatalogBuilds {
         // Nothing was tagged by any failed build; identical contents are not a conflict.
         let tags = (try? ImageLayout(opening: store).tags()) ?? []
         #expect(tags.isEmpty)
-        let ok = try build(try spec(repo, packages: ["one", "same"]), store: store)
+        let ok = try repo.build(try repo.spec(packages: ["one", "same"]), store: store)
         #expect(ok.status == 0, "\(ok.stderr)")
         let stored = try ImageLayout(opening: store).tags().map(\.name)
         #expect(stored.filter { !$0.hasPrefix("sha256-") } == ["broken:latest"])
@@ -371,14 +376,14 @@ actor CatalogBuilds {
     @Test func missingArchitectureAndStaleLockAreClearErrors() throws {
         let repo = try SignedTestRepository(packages: [.init(name: "one", files: ["usr/bin/tool": "one"])], suite: "bookworm")
         let store = repo.dir.path + "/store"
-        let arm = try build(try spec(repo, packages: ["one"], archs: ["amd64", "arm64"]), store: store)
+        let arm = try repo.build(try repo.spec(packages: ["one"], archs: ["amd64", "arm64"]), store: store)
         #expect(arm.status != 0)
         #expect(arm.stderr.contains("binary-arm64"), "\(arm.stderr)")
         // Lock for amd64, then change the spec: the lock is refused.
-        let specPath = try spec(repo, packages: ["one"])
-        #expect(try build(specPath, store: store).status == 0)
+        let specPath = try repo.spec(packages: ["one"])
+        #expect(try repo.build(specPath, store: store).status == 0)
         try FileSystem.writeAtomically(specPath, bytes: try FileSystem.read(specPath) + Array("\ntag: changed\n".utf8))
-        let stale = try build(specPath, store: store)
+        let stale = try repo.build(specPath, store: store)
         #expect(stale.status != 0 && stale.stderr.contains("the lock no longer matches"), "\(stale.stderr)")
     }
 }

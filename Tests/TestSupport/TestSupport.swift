@@ -47,8 +47,13 @@ public func run(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cw
 /// out while their tasks wait to be scheduled).
 public func runOffPool(_ tool: String, _ arguments: [String], input: [UInt8]? = nil, cwd: String? = nil,
                        environment: [String: String]? = nil) async throws -> ProcessResult {
+    try await onOwnThread { try run(tool, arguments, input: input, cwd: cwd, environment: environment) }
+}
+
+/// Runs blocking work on a thread of its own (see `runOffPool`) and returns its result.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try run(tool, arguments, input: input, cwd: cwd, environment: environment) }) }.start()
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
