@@ -45,6 +45,52 @@ public final class FileSource: ByteSource {
         if fstat(fd, &st) != 0 { throw ArchiveError.io(path: path, operation: "stat", errno: errno) }
         return Int64(st.st_size)
     }
+
+    /// Where the next read starts, in bytes from the file's start.
+    public func position() throws -> Int64 {
+        let here = lseek(fd, 0, SEEK_CUR)
+        if here < 0 { throw ArchiveError.io(path: path, operation: "lseek", errno: errno) }
+        return Int64(here)
+    }
+}
+
+/// The regular files of a tar file, by path, with where their bytes lie: found in one pass over
+/// the headers (contents are skipped, not read), so that members can be read in place.
+public struct TarIndex: Sendable {
+    public struct Member: Sendable, Equatable {
+        public var offset: Int64
+        public var size: Int64
+    }
+
+    public let file: String
+    /// Regular members by their clean path (the last one wins when a path repeats).
+    public let members: [String: Member]
+
+    /// Indexes the tar file at `file`; hostile entries are refused as `TarReader` refuses them.
+    public init(file: String) throws {
+        self.file = file
+        let source = try FileSource(path: file)
+        let tar = TarReader(source)
+        var members: [String: Member] = [:]
+        while let entry = try tar.next() {
+            if entry.kind == .regular { members[entry.path] = Member(offset: try source.position(), size: entry.size) }
+        }
+        self.members = members
+    }
+
+    /// A source over one member's bytes (fails if the file ends before them).
+    public func open(_ member: Member) throws -> ByteSource {
+        let source = try FileSource(path: file)
+        try source.skip(member.offset)
+        return LimitedSource(source, limit: member.size)
+    }
+
+    /// A member's bytes, refusing more than `limit`.
+    public func read(_ path: String, limit: Int) throws -> [UInt8]? {
+        guard let member = members[path] else { return nil }
+        guard member.size <= Int64(limit) else { throw ArchiveError.tooLarge(limit: limit) }
+        return try open(member).readAll(limit: limit)
+    }
 }
 
 /// A sink that writes a file through a POSIX descriptor, with `fsync` on finish.

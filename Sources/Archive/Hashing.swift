@@ -73,3 +73,33 @@ public final class HashingSource: ByteSource {
         return value
     }
 }
+
+/// SHA-256 computed on another thread: byte ranges handed to `add` are hashed in order while the
+/// caller goes on, which puts a second core to work on verified reads. At most `inFlight`
+/// ranges are queued at once; the caller keeps each range unchanged until `inFlight` later ones
+/// were added (or `finish` returned).
+public final class BackgroundHasher: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "harden.hash")
+    private let slots: DispatchSemaphore
+    private var hasher = SHA256()
+
+    public init(inFlight: Int) { slots = DispatchSemaphore(value: inFlight) }
+
+    /// Queues `bytes` to be hashed after those before it (waits while `inFlight` are queued).
+    public func add(_ bytes: UnsafeRawBufferPointer) {
+        slots.wait()
+        nonisolated(unsafe) let range = bytes
+        queue.async {
+            self.hasher.update(bufferPointer: range)
+            self.slots.signal()
+        }
+    }
+
+    /// Waits for every queued range and returns the SHA-256 of them all, as lowercase hex.
+    public func finish() -> String {
+        queue.sync { hexString(hasher.finalize()) }
+    }
+
+    /// Waits until nothing is queued (before the caller frees the memory it handed over).
+    public func drain() { queue.sync {} }
+}

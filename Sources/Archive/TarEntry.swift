@@ -104,6 +104,7 @@ public enum TarPath {
     /// Cleans a path from an archive: drops `./`, empty and `.` components and a trailing `/`.
     /// Returns the clean path ("." for the root) and what makes it hostile, if anything.
     public static func normalize(_ raw: String) -> (path: String, hazards: [TarHazard]) {
+        if isClean(raw) { return (raw, []) }
         var hazards: [TarHazard] = []
         if raw.hasPrefix("/") { hazards.append(.absolutePath) }
         var parts: [Substring] = []
@@ -112,6 +113,24 @@ public enum TarPath {
             parts.append(part)
         }
         return (parts.isEmpty ? "." : parts.joined(separator: "/"), hazards)
+    }
+
+    /// Whether `raw` is already a clean relative path: no empty, `.` or `..` component, no
+    /// leading or trailing slash (most paths in a layer are: they need no rebuilding).
+    static func isClean(_ raw: String) -> Bool {
+        var length = 0
+        var dots = 0
+        for byte in raw.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if length == 0 || length == dots { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return length > 0 && (length != dots || length > 2)
     }
 
     /// Whether a symlink at `path` pointing to `target` stays inside the root when resolved lexically.

@@ -18,6 +18,7 @@ public final class TarReader {
     private var currentPadding: Int64 = 0
     private var globalRecords: [String: [UInt8]] = [:]
     private var symlinks: Set<String> = []
+    private var parentAnswer: (parent: String, link: String?)?
     private var ended = false
 
     /// What is hostile about the entry last returned by `next()` (always empty with `.refuseHostile`).
@@ -115,7 +116,11 @@ public final class TarReader {
         default:
             break
         }
-        if entry.kind == .symlink { symlinks.insert(path) } else { symlinks.remove(path) }
+        if entry.kind == .symlink {
+            if symlinks.insert(path).inserted { parentAnswer = nil }
+        } else if symlinks.remove(path) != nil {
+            parentAnswer = nil
+        }
         hazards = found
         if policy == .refuseHostile, let first = found.first {
             throw ArchiveError.hostileEntry(path: path, hazard: first)
@@ -124,14 +129,22 @@ public final class TarReader {
 
     /// The first proper ancestor of `path` that an earlier entry made a symlink.
     private func throughSymlink(_ path: String) -> String? {
-        guard !symlinks.isEmpty else { return nil }
-        var prefix = ""
-        let parts = path.split(separator: "/")
-        for part in parts.dropLast() {
-            prefix += prefix.isEmpty ? String(part) : "/" + part
-            if symlinks.contains(prefix) { return prefix }
+        guard !symlinks.isEmpty, let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        // Entries come directory by directory: the answer for the last parent is kept until the
+        // set of symlinks changes.
+        let parent = String(path[..<slash])
+        if let cached = parentAnswer, cached.parent == parent { return cached.link }
+        var link: String?
+        var end = parent.startIndex
+        while end <= parent.endIndex {
+            let next = parent[end...].firstIndex(of: "/") ?? parent.endIndex
+            let prefix = String(parent[..<next])
+            if symlinks.contains(prefix) { link = prefix; break }
+            if next == parent.endIndex { break }
+            end = parent.index(after: next)
         }
-        return nil
+        parentAnswer = (parent, link)
+        return link
     }
 
     // MARK: - Decoding

@@ -119,77 +119,121 @@ public enum DockerArchive {
         }
     }
 
+    /// What one pass over a docker-archive's headers finds: its members, the image chosen from
+    /// `manifest.json` and that image's config.
+    struct Contents {
+        var index: TarIndex
+        var entry: Entry
+        var configBytes: [UInt8]
+        var config: ImageConfiguration
+
+        /// Indexes `file` and picks the image named `name` (or the only one).
+        init(file: String, name: String?) throws {
+            let index = try wrapArchive { try TarIndex(file: file) }
+            self.index = index
+            guard let manifestBytes = try wrapArchive({ try index.read("manifest.json", limit: 16 << 20) }) else {
+                throw OCIError.invalidDocument(kind: "docker-archive", reason: "no manifest.json in \(file)")
+            }
+            let entries = try CanonicalJSON.decode([Entry].self, from: manifestBytes, kind: "docker-archive manifest.json")
+            if let name {
+                let wanted = try RegistryReference(parsing: name)
+                guard let match = entries.first(where: { $0.RepoTags?.contains { (try? RegistryReference(parsing: $0)) == wanted } ?? false }) else {
+                    throw OCIError.notFound("\(name) in \(file)")
+                }
+                entry = match
+            } else {
+                guard entries.count == 1, let only = entries.first else {
+                    throw OCIError.notFound("a single image in \(file): it holds \(entries.count); name one as docker-archive:FILE:NAME:TAG")
+                }
+                entry = only
+            }
+            let configPath = entry.Config
+            guard let bytes = try wrapArchive({ try index.read(configPath, limit: 4 << 20) }) else {
+                throw OCIError.invalidDocument(kind: "docker-archive", reason: "config \(configPath) is missing")
+            }
+            configBytes = bytes
+            config = try CanonicalJSON.decode(ImageConfiguration.self, from: bytes, kind: "image config")
+            guard config.rootfs.diff_ids.count == entry.Layers.count else {
+                throw OCIError.invalidDocument(kind: "docker-archive", reason: "\(entry.Layers.count) layers for \(config.rootfs.diff_ids.count) diff_ids")
+            }
+        }
+
+        /// The member holding layer `path`.
+        func member(_ path: String) throws -> TarIndex.Member {
+            guard let member = index.members[path] else {
+                throw OCIError.invalidDocument(kind: "docker-archive", reason: "layer \(path) is missing")
+            }
+            return member
+        }
+
+        /// The compression of a layer member, from its first bytes.
+        func compression(of member: TarIndex.Member) throws -> Compression {
+            try wrapArchive { Compression.detect(try PeekableSource(try index.open(member)).peek(6)) }
+        }
+
+        /// The image manifest of `layers`, as `ImageLayout.writeDocument` stores it.
+        func manifest(layers: [Descriptor]) throws -> (bytes: [UInt8], descriptor: Descriptor) {
+            let configDescriptor = Descriptor(mediaType: MediaType.imageConfig, digest: Digest.of(configBytes), size: Int64(configBytes.count))
+            let bytes = try CanonicalJSON.encode(ImageManifest(config: configDescriptor, layers: layers))
+            var descriptor = Descriptor(mediaType: MediaType.imageManifest, digest: Digest.of(bytes), size: Int64(bytes.count))
+            descriptor.platform = config.platform
+            return (bytes, descriptor)
+        }
+    }
+
     /// Imports the image named `name` (or the only image) from the docker-archive at `file` into
     /// `layout` as an OCI image, and returns its manifest descriptor. Layer bytes are checked
     /// against the config's diff IDs.
     public static func importImage(from file: String, name: String?, into layout: ImageLayout) throws -> Descriptor {
-        // Pass 1: manifest.json, wherever it is in the tar (nothing else is kept in memory).
-        let manifestBytes = try readMember("manifest.json", of: file, limit: 16 << 20)
-        guard let manifestBytes else { throw OCIError.invalidDocument(kind: "docker-archive", reason: "no manifest.json in \(file)") }
-        let entries = try CanonicalJSON.decode([Entry].self, from: manifestBytes, kind: "docker-archive manifest.json")
-        let chosen: Entry
-        if let name {
-            let wanted = try RegistryReference(parsing: name)
-            guard let match = entries.first(where: { $0.RepoTags?.contains { (try? RegistryReference(parsing: $0)) == wanted } ?? false }) else {
-                throw OCIError.notFound("\(name) in \(file)")
-            }
-            chosen = match
-        } else {
-            guard entries.count == 1, let only = entries.first else {
-                throw OCIError.notFound("a single image in \(file): it holds \(entries.count); name one as docker-archive:FILE:NAME:TAG")
-            }
-            chosen = only
-        }
-        // Pass 2: the one config it names.
-        guard let configBytes = try readMember(chosen.Config, of: file, limit: 4 << 20) else {
-            throw OCIError.invalidDocument(kind: "docker-archive", reason: "config \(chosen.Config) is missing")
-        }
-        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: configBytes, kind: "image config")
-        guard config.rootfs.diff_ids.count == chosen.Layers.count else {
-            throw OCIError.invalidDocument(kind: "docker-archive", reason: "\(chosen.Layers.count) layers for \(config.rootfs.diff_ids.count) diff_ids")
-        }
-
-        // Pass 3: stream each layer into the layout, keeping its compression, and check its diff ID
-        // at every position that names it.
-        var stored: [String: Descriptor] = [:]
-        try wrapArchive {
-            let tar = TarReader(try FileSource(path: file))
-            while let member = try tar.next() {
-                guard member.kind == .regular, chosen.Layers.contains(member.path), stored[member.path] == nil else { continue }
-                let peek = PeekableSource(tar.contents)
-                let compression = Compression.detect(try peek.peek(6))
-                let mediaType = try MediaType.layer(compression: compression)
-                let descriptor = try layout.writeBlob(mediaType: mediaType) { sink in _ = try peek.pump(into: sink) }
-                let diffID = try DockerArchive.diffID(of: descriptor, compression: compression, in: layout)
-                for position in chosen.Layers.indices where chosen.Layers[position] == member.path {
-                    guard diffID == config.rootfs.diff_ids[position] else {
-                        throw OCIError.digestMismatch(expected: config.rootfs.diff_ids[position].description, actual: diffID.description)
-                    }
+        let contents = try Contents(file: file, name: name)
+        // Each layer streams into the layout, keeping its compression; its diff ID is checked at
+        // every position that names it.
+        var stored: [String: (descriptor: Descriptor, diffID: Digest)] = [:]
+        for (path, expected) in zip(contents.entry.Layers, contents.config.rootfs.diff_ids) {
+            if let known = stored[path] {
+                guard known.diffID == expected else {
+                    throw OCIError.digestMismatch(expected: expected.description, actual: known.diffID.description)
                 }
-                stored[member.path] = descriptor
+                continue
             }
-        }
-        let layers = try chosen.Layers.map { path in
-            guard let descriptor = stored[path] else {
-                throw OCIError.invalidDocument(kind: "docker-archive", reason: "layer \(path) is missing")
+            let member = try contents.member(path)
+            let compression = try contents.compression(of: member)
+            let descriptor = try layout.writeBlob(mediaType: try MediaType.layer(compression: compression)) { sink in
+                _ = try wrapArchive { try contents.index.open(member).pump(into: sink) }
             }
-            return descriptor
+            let diffID = try DockerArchive.diffID(of: descriptor, compression: compression, in: layout)
+            guard diffID == expected else {
+                throw OCIError.digestMismatch(expected: expected.description, actual: diffID.description)
+            }
+            stored[path] = (descriptor, diffID)
         }
-        let configDescriptor = try layout.writeBlob(configBytes, mediaType: MediaType.imageConfig)
-        var manifest = try layout.writeDocument(ImageManifest(config: configDescriptor, layers: layers), mediaType: MediaType.imageManifest)
-        manifest.platform = config.platform
-        return manifest
+        let layers = contents.entry.Layers.compactMap { stored[$0]?.descriptor }
+        _ = try layout.writeBlob(contents.configBytes, mediaType: MediaType.imageConfig)
+        let (bytes, descriptor) = try contents.manifest(layers: layers)
+        _ = try layout.writeBlob(bytes, mediaType: MediaType.imageManifest)
+        return descriptor
     }
 
-    /// The bytes of one regular member of a tar file, or nil when it has none by that name.
-    private static func readMember(_ name: String, of file: String, limit: Int) throws -> [UInt8]? {
-        try wrapArchive {
-            let tar = TarReader(try FileSource(path: file))
-            while let member = try tar.next() {
-                if member.kind == .regular && member.path == name { return try tar.readContents(limit: limit) }
+    /// Opens the image named `name` (or the only image) of the docker-archive at `file` where it
+    /// lies, without copying it: its layers are read from the file, each verified against its
+    /// diff ID as it is read. Nil when a layer is compressed (its digest is then unknown until
+    /// the whole layer is read: `importImage` handles it).
+    public static func openInPlace(_ file: String, name: String?) throws -> (reader: BlobReader, manifest: Descriptor)? {
+        let contents = try Contents(file: file, name: name)
+        var members: [Digest: TarIndex.Member] = [:]
+        var layers: [Descriptor] = []
+        for (path, diffID) in zip(contents.entry.Layers, contents.config.rootfs.diff_ids) {
+            let member = try contents.member(path)
+            guard try contents.compression(of: member) == .none else { return nil }
+            if let known = members[diffID], known != member {
+                throw OCIError.invalidDocument(kind: "docker-archive", reason: "diff_id \(diffID) names two different layers")
             }
-            return nil
+            members[diffID] = member
+            layers.append(Descriptor(mediaType: MediaType.layerTar, digest: diffID, size: member.size))
         }
+        let (bytes, descriptor) = try contents.manifest(layers: layers)
+        let documents = [Digest.of(contents.configBytes): contents.configBytes, descriptor.digest: bytes]
+        return (ArchiveBlobs(index: contents.index, members: members, documents: documents), descriptor)
     }
 
     /// The digest of a layer's uncompressed tar, computed by reading the stored blob.
@@ -198,5 +242,19 @@ public enum DockerArchive {
         let hashing = HashingSource(try compression.decompressing(try reader.openBlob(layer)))
         try hashing.pump(into: CountingSink())
         return try Digest(hex: hashing.hexDigest())
+    }
+}
+
+/// Blobs read where they lie in a tar file (and documents held in memory), each verified
+/// against its descriptor as it is read.
+struct ArchiveBlobs: BlobReader {
+    let index: TarIndex
+    let members: [Digest: TarIndex.Member]
+    let documents: [Digest: [UInt8]]
+
+    func openBlob(_ descriptor: Descriptor) throws -> ByteSource {
+        if let bytes = documents[descriptor.digest] { return VerifyingSource(MemorySource(bytes), expected: descriptor) }
+        guard let member = members[descriptor.digest] else { throw OCIError.blobNotFound(descriptor.digest.description) }
+        return VerifyingSource(try wrapArchive { try index.open(member) }, expected: descriptor)
     }
 }

@@ -27,30 +27,91 @@ extension BlobReader {
 }
 
 /// A source that passes bytes through and, at the end, checks their SHA-256 and count.
+///
+/// It reads its base in chunks of up to 1 MiB into a ring of three buffers and hands each chunk
+/// to a `BackgroundHasher` before serving it, so hashing runs on a second core while the caller
+/// parses; the bytes hashed are the bytes served. A base that sends more than the descriptor's
+/// size fails at once.
 public final class VerifyingSource: ByteSource {
-    private let hashing: HashingSource
+    private let base: ByteSource
     private let expected: Descriptor
+    /// Two chunks may wait for the hasher while the third is filled: a buffer is reused only
+    /// after the hasher is done with it.
+    private let hasher = BackgroundHasher(inFlight: 2)
+    private var ring: [UnsafeMutableRawBufferPointer] = []
+    private var sequence = 0
+    private var chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var position = 0
+    private var count: Int64 = 0
+    private var verified = false
+
+    /// The largest chunk read from the base at once.
+    public static let chunkSize = 1 << 20
 
     public init(_ base: ByteSource, expected: Descriptor) {
-        hashing = HashingSource(base)
+        self.base = base
         self.expected = expected
     }
 
+    deinit {
+        hasher.drain()
+        for buffer in ring { buffer.deallocate() }
+    }
+
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        let n = try hashing.read(into: buffer)
-        if hashing.count > expected.size {
-            throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: hashing.count)
+        guard buffer.count > 0, try available() else { return 0 }
+        let n = min(buffer.count, chunk.count - position)
+        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: chunk[position..<(position + n)]))
+        position += n
+        return n
+    }
+
+    /// Passes over bytes without copying them (they are still hashed).
+    public func skip(_ count: Int64) throws {
+        var left = count
+        while left > 0 {
+            guard try available() else { throw ArchiveError.truncated("blob \(expected.digest) ended \(left) bytes early") }
+            let n = Int(min(Int64(chunk.count - position), left))
+            position += n
+            left -= Int64(n)
+        }
+    }
+
+    /// Whether unread bytes are buffered, reading the next chunk when needed; at the end of the
+    /// base, checks size and digest (throwing on a mismatch) and returns false.
+    private func available() throws -> Bool {
+        if position < chunk.count { return true }
+        if verified { return false }
+        let index = sequence % 3
+        sequence += 1
+        if ring.count <= index {
+            let size = Int(min(Int64(Self.chunkSize), max(0, expected.size) + 1))
+            ring.append(UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16))
+        }
+        let buffer = ring[index]
+        let want = Int(min(Int64(buffer.count), max(0, expected.size - count) + 1))
+        let n = try base.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+        count += Int64(n)
+        if count > expected.size {
+            throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: count)
         }
         if n == 0 {
-            if hashing.count != expected.size {
-                throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: hashing.count)
+            if count != expected.size {
+                throw OCIError.sizeMismatch(digest: expected.digest.description, expected: expected.size, actual: count)
             }
-            let actual = "sha256:" + hashing.hexDigest()
+            let actual = "sha256:" + hasher.finish()
             if actual != expected.digest.description {
                 throw OCIError.digestMismatch(expected: expected.digest.description, actual: actual)
             }
+            verified = true
+            chunk = UnsafeRawBufferPointer(start: nil, count: 0)
+            position = 0
+            return false
         }
-        return n
+        chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        hasher.add(chunk)
+        position = 0
+        return true
     }
 }
 

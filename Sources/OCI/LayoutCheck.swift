@@ -101,29 +101,13 @@ extension ImageLayout {
 
     /// The SHA-256 (hex) and size of each file, hashed on `threads` threads.
     private static func hashAll(_ paths: [String], threads: Int) -> [Result<(String, Int64), Error>] {
-        let work = SharedWork<(String, Int64)>(count: paths.count)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, paths.count))) { _ in
-            while let i = work.take() {
-                work.finish(i, Result {
-                    let sink = HashingSink()
-                    _ = try FileSource(path: paths[i]).pump(into: sink)
-                    try sink.finish()
-                    return (sink.hexDigest ?? "", sink.count)
-                })
+        concurrentMap(paths.count, threads: threads) { i in
+            Result {
+                let sink = HashingSink()
+                _ = try FileSource(path: paths[i]).pump(into: sink)
+                try sink.finish()
+                return (sink.hexDigest ?? "", sink.count)
             }
         }
-        return work.results
     }
-}
-
-/// Items handed out one at a time to several threads, and their results, behind a lock.
-private final class SharedWork<T>: @unchecked Sendable {
-    private var slots: [Result<T, Error>?]
-    private var next = 0
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    /// The next item's position, or nil when every item was handed out.
-    func take() -> Int? { lock.withLock { next < slots.count ? { next += 1; return next - 1 }() : nil } }
-    func finish(_ i: Int, _ result: Result<T, Error>) { lock.withLock { slots[i] = result } }
-    var results: [Result<T, Error>] { lock.withLock { slots.map { $0! } } }
 }

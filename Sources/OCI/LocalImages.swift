@@ -1,20 +1,54 @@
 import Archive
+import Foundation
 
-/// An image opened from a local transport. Archives are unpacked (verified) into a temporary
-/// layout that is removed when this value is released.
+/// An image opened from a local transport. An oci-archive is unpacked (verified) into a
+/// temporary layout; a docker-archive with uncompressed layers is read where it lies, and
+/// imported into a temporary layout only when `layout` is asked for. Temporary layouts are
+/// removed when this value is released.
 public final class OpenedImage: @unchecked Sendable {
-    /// The layout holding the image's blobs.
-    public let layout: ImageLayout
     /// The image's top descriptor: a manifest or an index.
     public let root: Descriptor
-    private let temporaryDirectory: String?
+    /// Reads the image's blobs, verified: from its layout, or from the archive itself.
+    public let reader: BlobReader
+    private let importer: (@Sendable (String) throws -> ImageLayout)?
+    private let lock = NSLock()
+    private var stored: ImageLayout?
+    private var temporaryDirectory: String?
 
     /// `temporaryDirectory`, when given, is removed with this value.
     public init(layout: ImageLayout, root: Descriptor, temporaryDirectory: String?) {
-        self.layout = layout
         self.root = root
+        reader = layout
+        stored = layout
+        importer = nil
         self.temporaryDirectory = temporaryDirectory
     }
+
+    /// An image read in place by `reader`; `importer` copies it into a new layout at the path it
+    /// is given, when `layout` is first asked for.
+    init(reader: BlobReader, root: Descriptor, importer: @escaping @Sendable (String) throws -> ImageLayout) {
+        self.root = root
+        self.reader = reader
+        self.importer = importer
+    }
+
+    /// The layout holding the image (for an archive read in place, imported on first use).
+    public var layout: ImageLayout {
+        get throws {
+            try lock.withLock {
+                if let stored { return stored }
+                guard let importer else { throw OCIError.notFound("a layout for \(root.digest)") }
+                let scratch = try wrapArchive { try FileSystem.makeTemporaryDirectory(prefix: "harden-import") }
+                temporaryDirectory = scratch
+                let layout = try importer(scratch + "/layout")
+                stored = layout
+                return layout
+            }
+        }
+    }
+
+    /// The layout, only when the image is in one already (nothing is imported).
+    public var existingLayout: ImageLayout? { lock.withLock { stored } }
 
     deinit { if let temporaryDirectory { try? FileSystem.remove(temporaryDirectory) } }
 }
@@ -39,6 +73,13 @@ public enum LocalImages {
             }
         case .dockerArchive(let path, let name):
             guard FileSystem.exists(path) else { throw OCIError.notFound("archive \(path)") }
+            if let (reader, manifest) = try DockerArchive.openInPlace(path, name: name) {
+                return OpenedImage(reader: reader, root: manifest) { directory in
+                    let layout = try ImageLayout.create(at: directory)
+                    _ = try DockerArchive.importImage(from: path, name: name, into: layout)
+                    return layout
+                }
+            }
             let scratch = try wrapArchive { try FileSystem.makeTemporaryDirectory(prefix: "harden-docker-archive") }
             do {
                 let layout = try ImageLayout.create(at: scratch + "/layout")

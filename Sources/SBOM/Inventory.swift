@@ -203,13 +203,19 @@ public struct ImageInventory: Sendable {
         }
         let os = OSRelease.read(files, warnings: &warnings)
         var packages = PackageDatabase.read(files, warnings: &warnings)
-        for index in packages.indices {
-            let docPath = "usr/share/doc/\(packages[index].name)/copyright"
-            guard let real = files.resolve(docPath), let bytes = files.file(real) else { continue }
-            let license = CopyrightParser.parse(bytes, path: real, warnings: &warnings)
-            packages[index].license = license.expression
-            packages[index].licenseTexts = license.extractedTexts
-            packages[index].copyrightFile = "/" + real
+        // Copyright files are parsed on every core; warnings keep the packages' order.
+        let licenses = concurrentMap(packages.count) { index -> (real: String, license: CopyrightLicense, warnings: [String])? in
+            guard let real = files.resolve("usr/share/doc/\(packages[index].name)/copyright"), let bytes = files.file(real) else { return nil }
+            var found: [String] = []
+            let license = CopyrightParser.parse(bytes, path: real, warnings: &found)
+            return (real, license, found)
+        }
+        for (index, parsed) in licenses.enumerated() {
+            guard let parsed else { continue }
+            packages[index].license = parsed.license.expression
+            packages[index].licenseTexts = parsed.license.extractedTexts
+            packages[index].copyrightFile = "/" + parsed.real
+            warnings += parsed.warnings
         }
         return ImageInventory(imageName: imageName, imageDigest: digest, architecture: architecture,
                               osName: os.id, osVersion: os.version, osVersionID: os.versionID,

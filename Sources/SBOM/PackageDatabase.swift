@@ -126,13 +126,19 @@ enum PackageDatabase {
     }
 
     static func lines(_ bytes: [UInt8]) -> [String] {
-        String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }
-            .filter { !$0.isEmpty }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        unsortedLines(bytes).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
-    /// Paths of an md5sums file (`<md5>  <path>`), made absolute.
+    private static func unsortedLines(_ bytes: [UInt8]) -> [String] {
+        bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            return trimmed.isEmpty ? nil : String(decoding: trimmed, as: UTF8.self)
+        }
+    }
+
+    /// Paths of an md5sums file (`<md5>  <path>`), made absolute, in byte order.
     static func md5sumPaths(_ bytes: [UInt8]) -> [String] {
-        lines(bytes).compactMap { line in
+        unsortedLines(bytes).compactMap { line in
             guard let space = line.firstIndex(of: " ") else { return nil }
             let path = line[space...].drop { $0 == " " || $0 == "*" }
             guard !path.isEmpty else { return nil }

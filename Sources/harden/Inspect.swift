@@ -32,10 +32,10 @@ struct Inspect: AsyncParsableCommand {
         // Manifests and configs are all it reads: a registry image's layers stay where they are.
         let opened = try await openImage(image, registry: registry, blobs: .configs)
         if raw {
-            print(String(decoding: try opened.layout.readBlob(opened.root), as: UTF8.self))
+            print(String(decoding: try opened.reader.readBlob(opened.root), as: UTF8.self))
             return
         }
-        let inspection = try ImageInspection.inspect(opened.root, in: opened.layout, reference: image)
+        let inspection = try ImageInspection.inspect(opened.root, in: opened.reader, reference: image)
         switch format {
         case .text: print(inspection.text())
         case .json: print(try CanonicalJSON.pretty(inspection))

@@ -62,11 +62,13 @@ struct SBOMCommand: AsyncParsableCommand {
         if files && format != .spdxJSON { throw ValidationError("--files lists files in SPDX documents: use --format spdx-json") }
         let (opened, manifest) = try await openManifest(image, registry: registry, platform: platform)
         let type = format == .spdxJSON ? MediaType.spdxJSON : MediaType.cycloneDXJSON
-        if !rescan && !files, let stored = try opened.layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
+        // An archive read in place has no attachments: only a layout can hold a stored SBOM.
+        if !rescan && !files, let layout = opened.existingLayout,
+           let stored = try layout.referrers(of: manifest.digest).first(where: { $0.artifactType == type }) {
             // Written at build time from the same layers; verified on read.
-            let artifact = try opened.layout.readDocument(ImageManifest.self, stored, kind: "SBOM artifact")
+            let artifact = try layout.readDocument(ImageManifest.self, stored, kind: "SBOM artifact")
             guard let blob = artifact.layers.first else { throw CLIError("SBOM artifact \(stored.digest) has no layer") }
-            try emit(try opened.layout.readBlob(blob, limit: 256 << 20), summary: "stored SBOM \(stored.digest.short)")
+            try emit(try layout.readBlob(blob, limit: 256 << 20), summary: "stored SBOM \(stored.digest.short)")
             return
         }
         let inventory = try readInventory(image, opened: opened, manifest: manifest, includingFiles: files)

@@ -197,7 +197,7 @@ struct Verify: AsyncParsableCommand {
         rules.noShell = rules.noShell || noShell
         let verificationKey = try KeyFile.loadVerificationKey(key)
         let opened = try await openImage(image, registry: registry)
-        let report = ImageVerifier(key: verificationKey, policy: rules).verify(opened.root, in: opened.layout, reference: image)
+        let report = ImageVerifier(key: verificationKey, policy: rules).verify(opened.root, in: try opened.layout, reference: image)
         switch format {
         case .text: print(report.text())
         case .json: print(try CanonicalJSON.pretty(report))

@@ -171,6 +171,32 @@ func makeRootfs(_ dir: TemporaryDirectory) throws -> String {
         #expect(throws: OCIError.self) { try LocalImages.open(.dockerArchive(path: dir.path + "/d.tar", name: "other:1")) }
     }
 
+    @Test("a docker-archive is read in place: nothing copied, the same digests as an import, every layer verified as read")
+    func dockerArchiveReadInPlace() throws {
+        let dir = try TemporaryDirectory()
+        let (layout, manifest) = try packed(dir)
+        try DockerArchive.write(manifest, from: layout, repoTags: ["example/app:1"], to: dir.path + "/d.tar")
+        let opened = try LocalImages.open(.dockerArchive(path: dir.path + "/d.tar", name: nil))
+        #expect(opened.existingLayout == nil)
+        let parsed = try opened.reader.readDocument(ImageManifest.self, opened.root, kind: "manifest")
+        #expect(try opened.reader.verifyBlobs(from: opened.root).blobs == 2 + parsed.layers.count)
+        // Imported on demand, it is the same image.
+        let imported = try opened.layout
+        #expect(try imported.readBlob(opened.root) == (try opened.reader.readBlob(opened.root)))
+
+        // One byte of the layer changed: opening still works (nothing is read yet), reading the
+        // layer fails on its diff ID, and so does an import.
+        var bytes = try FileSystem.read(dir.path + "/d.tar", limit: 1 << 26)
+        let index = try TarIndex(file: dir.path + "/d.tar")
+        let layer = try #require(index.members["\(parsed.layers[0].digest.hex).tar"])
+        bytes[Int(layer.offset) + 700] ^= 1
+        try FileSystem.writeAtomically(dir.path + "/bad.tar", bytes: bytes)
+        let bad = try LocalImages.open(.dockerArchive(path: dir.path + "/bad.tar", name: nil))
+        #expect(throws: OCIError.self) { _ = try bad.reader.verifyBlobs(from: bad.root) }
+        let error = #expect(throws: OCIError.self) { _ = try bad.layout }
+        if case .digestMismatch = error {} else { Issue.record("expected a digest mismatch, got \(String(describing: error))") }
+    }
+
     @Test func hostileOciArchiveIsRefusedAndLeavesNothing() throws {
         let dir = try TemporaryDirectory()
         let script = """
