@@ -63,5 +63,8 @@ echo "== harden test (runc, minimal as uid 65532, dev as root)"
 echo "== harden images"
 "$harden" images
 
+echo "== harden store verify (every blob hashed, every tag a complete image)"
+"$harden" store verify
+
 echo "== skopeo reads the store"
 skopeo inspect --raw "oci:$HARDEN_STORE:$name:latest" | python3 -c "import json,sys; print(\"\\n\".join(json.dumps(json.load(sys.stdin), indent=2).splitlines()[:24]))"

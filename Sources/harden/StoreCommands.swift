@@ -15,13 +15,9 @@ struct StoreVerify: ParsableCommand {
         commandName: "verify",
         abstract: "Check that every blob of the store matches its digest and every tag names a complete image.",
         discussion: """
-        Reads every blob in the store (an OCI image layout) and hashes it, on both cores; checks
-        that oci-layout and index.json parse and that every entry of index.json, tagged or not,
-        reaches only blobs that are present with the sizes their descriptors give. Temporary files
-        that killed writers left behind are removed first (a live writer's are kept).
+        Reads every blob in the store (an OCI image layout) and hashes it, on both cores; checks that oci-layout and index.json parse and that every entry of index.json, tagged or not, reaches only blobs that are present with the sizes their descriptors give. Temporary files that killed writers left behind are removed first (a live writer's are kept).
 
-        Exits 0 when the store is intact, 1 when anything is wrong (each problem names its file).
-        Blobs no entry reaches are counted, not treated as a problem.
+        Exits 0 when the store is intact, 1 when anything is wrong (each problem names its file). Blobs no entry reaches are counted, not treated as a problem.
 
         Examples:
           harden store verify
