@@ -66,6 +66,9 @@ public struct TarIndex: Sendable {
     /// Regular members by their clean path (the last one wins when a path repeats).
     public let members: [String: Member]
 
+    /// The most members indexed: a hostile archive of millions of empty files is refused.
+    public static let maximumMembers = 1 << 20
+
     /// Indexes the tar file at `file`; hostile entries are refused as `TarReader` refuses them.
     public init(file: String) throws {
         self.file = file
@@ -73,7 +76,11 @@ public struct TarIndex: Sendable {
         let tar = TarReader(source)
         var members: [String: Member] = [:]
         while let entry = try tar.next() {
-            if entry.kind == .regular { members[entry.path] = Member(offset: try source.position(), size: entry.size) }
+            guard entry.kind == .regular else { continue }
+            members[entry.path] = Member(offset: try source.position(), size: entry.size)
+            if members.count > Self.maximumMembers {
+                throw ArchiveError.limitExceeded("\(file) has more than \(Self.maximumMembers) files")
+            }
         }
         self.members = members
     }

@@ -135,13 +135,10 @@ public final class TarReader {
         let parent = String(path[..<slash])
         if let cached = parentAnswer, cached.parent == parent { return cached.link }
         var link: String?
-        var end = parent.startIndex
-        while end <= parent.endIndex {
-            let next = parent[end...].firstIndex(of: "/") ?? parent.endIndex
-            let prefix = String(parent[..<next])
+        var prefix = ""
+        for part in parent.split(separator: "/") {
+            prefix += prefix.isEmpty ? String(part) : "/" + part
             if symlinks.contains(prefix) { link = prefix; break }
-            if next == parent.endIndex { break }
-            end = parent.index(after: next)
         }
         parentAnswer = (parent, link)
         return link

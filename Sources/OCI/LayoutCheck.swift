@@ -1,5 +1,8 @@
 import Archive
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `ImageLayout.check()` found: the figures, and every problem with the file it concerns.
 public struct LayoutCheck: Sendable, Codable {
@@ -11,7 +14,8 @@ public struct LayoutCheck: Sendable, Codable {
     public var tags = 0
     /// Blobs no entry of `index.json` reaches (harmless: garbage a later clean-up may remove).
     public var unreferenced = 0
-    /// Temporary files of writers that are gone (removed when `removeStale` was asked for).
+    /// Temporary files, relative to the layout: with `removeStale`, those removed as stale;
+    /// else every one found (a live writer's included).
     public var staleTemporaries: [String] = []
     /// Corrupt, missing or misnamed blobs, unreadable documents, incomplete images.
     public var problems: [String] = []
@@ -29,13 +33,21 @@ extension ImageLayout {
             + FileSystem.removeStaleTemporaries(in: path + "/blobs/sha256").map { "blobs/sha256/" + $0 }
     }
 
+    /// Every temporary file in the layout (a live writer's too), relative to it.
+    public func temporaries() -> [String] {
+        ["", "blobs/sha256/"].flatMap { relative in
+            ((try? FileSystem.listDirectory(path + "/" + relative)) ?? [])
+                .filter { $0.hasPrefix(FileSystem.temporaryPrefix) }.map { relative + $0 }
+        }
+    }
+
     /// Checks the whole layout: `oci-layout` and `index.json` parse; every file in `blobs/sha256`
     /// is named by a digest and hashes to it (read on `threads` threads at once); every entry of
     /// `index.json`, tagged or not, reaches only blobs that are present with the sizes their
     /// descriptors give. With `removeStale`, stale temporary files are removed first.
     public func check(removeStale: Bool = false, threads: Int = 2) -> LayoutCheck {
         var result = LayoutCheck()
-        if removeStale { result.staleTemporaries = removeStaleTemporaries() }
+        result.staleTemporaries = removeStale ? removeStaleTemporaries() : temporaries()
         let blobDirectory = path + "/blobs/sha256"
         var names: [String]
         do {
@@ -45,8 +57,6 @@ extension ImageLayout {
             names = []
         }
         // Live writers' temporaries (and stale ones, when not removed) are not blobs.
-        let temporaries = names.filter { $0.hasPrefix(FileSystem.temporaryPrefix) }
-        if !removeStale { result.staleTemporaries = temporaries.map { "blobs/sha256/" + $0 } }
         names.removeAll { $0.hasPrefix(FileSystem.temporaryPrefix) }
 
         var present: [Digest: Int64] = [:]
@@ -103,6 +113,11 @@ extension ImageLayout {
     private static func hashAll(_ paths: [String], threads: Int) -> [Result<(String, Int64), Error>] {
         concurrentMap(paths.count, threads: threads) { i in
             Result {
+                // A symlink or device in blobs/ (to /dev/zero, say) is not read: it would never end.
+                var st = stat()
+                guard lstat(paths[i], &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                    throw OCIError.invalidDocument(kind: "blob", reason: "not a regular file (never read)")
+                }
                 let sink = HashingSink()
                 _ = try FileSource(path: paths[i]).pump(into: sink)
                 try sink.finish()

@@ -34,10 +34,20 @@ actor CatalogBuilds {
 
     init() {
         work = (try? FileSystem.makeTemporaryDirectory(prefix: "harden-catalog")) ?? NSTemporaryDirectory() + "/harden-catalog"
-        cache = DownloadCache(root: ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache")
+        cache = DownloadCache(root: Self.sharedCacheRoot)
     }
 
-    var catalog: String {
+    /// The tests' mirror cache, shared by every test and run ($HARDEN_TEST_CACHE).
+    static let sharedCacheRoot = ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache"
+
+    /// Points the CLI's cache ($XDG_CACHE_HOME/harden, with `xdg` as XDG_CACHE_HOME) at the shared one.
+    static func linkSharedCache(into xdg: String) throws {
+        try FileSystem.createDirectory(sharedCacheRoot)
+        try FileSystem.createDirectory(xdg)
+        if !FileSystem.exists(xdg + "/harden") { _ = symlink(sharedCacheRoot, xdg + "/harden") }
+    }
+
+    nonisolated var catalog: String {
         var dir = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { dir.deleteLastPathComponent() }
         return dir.path + "/catalog"

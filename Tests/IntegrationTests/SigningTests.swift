@@ -37,11 +37,7 @@ actor SignedCatalog {
     }
 
     private func make() async throws -> Made {
-        // The CLI's cache is $XDG_CACHE_HOME/harden: point it at the tests' shared mirror cache.
-        let shared = ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache"
-        try FileSystem.createDirectory(shared)
-        try FileSystem.createDirectory(dir.path + "/xdg")
-        if !FileSystem.exists(dir.path + "/xdg/harden") { _ = symlink(shared, dir.path + "/xdg/harden") }
+        try CatalogBuilds.linkSharedCache(into: dir.path + "/xdg")
         let spec = try await CatalogBuilds.shared.lockedSpec("base")
         let harden = try hardenBinary()
         let keys = try run(harden, ["keygen", "--output-prefix", dir.path + "/signer"], environment: environment())

@@ -5,13 +5,6 @@ import Testing
 import TestSupport
 import Vulnerability
 
-/// The temporary files in a store (its top directory and blobs/sha256).
-func temporaries(in store: String) -> [String] {
-    [store, store + "/blobs/sha256"].flatMap { dir in
-        ((try? FileSystem.listDirectory(dir)) ?? []).filter { $0.hasPrefix(FileSystem.temporaryPrefix) }
-    }
-}
-
 /// Faults while writing: builds and imports killed at random moments, and a full disk. What was
 /// there before stays intact, and what the killed run left is cleaned by the next one.
 @Suite(.serialized) struct StoreFaultTests {
@@ -24,16 +17,11 @@ func temporaries(in store: String) -> [String] {
 
         init() throws {
             dir = try TemporaryDirectory()
-            var catalog = URL(fileURLWithPath: #filePath)
-            for _ in 0..<3 { catalog.deleteLastPathComponent() }
             for name in ["nodejs.yaml", "nodejs.lock.json"] {
-                _ = try dir.write(name, try FileSystem.read(catalog.path + "/catalog/" + name))
+                _ = try dir.write(name, try FileSystem.read(CatalogBuilds.shared.catalog + "/" + name))
             }
             spec = dir.path + "/nodejs.yaml"
-            let shared = ProcessInfo.processInfo.environment["HARDEN_TEST_CACHE"] ?? NSTemporaryDirectory() + "/harden-test-mirror-cache"
-            try FileSystem.createDirectory(shared)
-            try FileSystem.createDirectory(dir.path + "/xdg")
-            _ = symlink(shared, dir.path + "/xdg/harden")
+            try CatalogBuilds.linkSharedCache(into: dir.path + "/xdg")
             try FileSystem.createDirectory(dir.path + "/tmp")
             harden = try hardenBinary()
         }
@@ -108,7 +96,7 @@ func temporaries(in store: String) -> [String] {
                 // What users run: harden store verify passes, and removes the dead writer's files.
                 let verify = try run(work.harden, ["store", "verify", "--store", store], environment: work.environment(store: store, epoch: 0))
                 #expect(verify.status == 0, "attempt \(attempt): \(String(decoding: verify.stdout, as: UTF8.self))")
-                #expect(temporaries(in: store).isEmpty)
+                #expect(try ImageLayout(opening: store).temporaries().isEmpty)
             }
             print("killed builds (\(String(format: "%.1f", duration)) s uninterrupted):\n  " + outcomes.joined(separator: "\n  ")
                   + "\n  temporary files left in the stores by the killed writers: \(temporariesSeen); staging directories left in TMPDIR: \(directoriesLeft)")
@@ -118,7 +106,7 @@ func temporaries(in store: String) -> [String] {
             let rebuilt = try work.build(store: last, epoch: 1_700_000_001)
             #expect(rebuilt.digest == complete.digest)
             #expect(try ImageLayout(opening: last).check().isIntact)
-            #expect(temporaries(in: last).isEmpty)
+            #expect(try ImageLayout(opening: last).temporaries().isEmpty)
             let left = try FileSystem.listDirectory(work.dir.path + "/tmp")
             #expect(left.isEmpty, "temporary directories of killed builds are removed by the next run: \(left)")
         }

@@ -50,6 +50,16 @@ import TestSupport
         #expect(problems.contains { $0.contains("stray") && $0.contains("not named by a SHA-256 digest") })
     }
 
+    @Test("a symlink to /dev/zero among the blobs is named, not read forever")
+    func endlessBlob() throws {
+        let dir = try TemporaryDirectory()
+        let (layout, _, _) = try layoutWithImage(dir)
+        let name = String(repeating: "a", count: 64)
+        symlink("/dev/zero", layout.path + "/blobs/sha256/" + name)
+        let problems = layout.check().problems
+        #expect(problems.count == 1 && problems[0].contains(name) && problems[0].contains("not a regular file"), "\(problems)")
+    }
+
     @Test("a corrupt index.json is a problem, not a crash")
     func corruptIndex() throws {
         let dir = try TemporaryDirectory()
