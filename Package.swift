@@ -56,10 +56,16 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        // Debian: versions, control files, repositories, resolver, download cache, lock files.
+        // Debian: versions, control files, repositories, resolver, downloads (AsyncHTTPClient) and their cache, lock files.
         .target(
             name: "Debian",
-            dependencies: ["Archive", "OpenPGP", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Archive", "OpenPGP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Software bills of materials: package inventory of any Debian-based image, SPDX 2.3 and CycloneDX 1.6.
         .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian", .product(name: "Crypto", package: "swift-crypto")]),

@@ -168,7 +168,7 @@ func codecBenchmark(_ options: Options) throws {
 func releaseHarden(for benchmark: String) -> String? {
     let harden = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/harden"
     guard FileManager.default.isExecutableFile(atPath: harden) else {
-        print("\(benchmark) benchmark: \(harden) is missing: run 'swift build -c release --product harden' first")
+        print("\(benchmark) benchmark: \(harden) is missing: run 'make release' first")
         return nil
     }
     return harden

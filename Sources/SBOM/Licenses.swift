@@ -64,27 +64,42 @@ enum CopyrightParser {
 
     /// Parses a copyright file's bytes. `path` names it in warnings.
     static func parse(_ bytes: [UInt8], path: String, warnings: inout [String]) -> CopyrightLicense {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let firstLine = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+        let firstLine = String(decoding: bytes.prefix { $0 != 10 }, as: UTF8.self)
         if firstLine.lowercased().hasPrefix("format:") && firstLine.contains("copyright-format/1.0") {
-            return parseDEP5(text, path: path, warnings: &warnings)
+            return parseDEP5(String(decoding: bytes, as: UTF8.self), path: path, warnings: &warnings)
         }
-        return parseFreeForm(text)
+        return parseFreeForm(bytes)
     }
 
     /// Common-licenses references in a free-form file, e.g. `/usr/share/common-licenses/GPL-2`.
-    static func parseFreeForm(_ text: String) -> CopyrightLicense {
-        let marker = "/usr/share/common-licenses/"
+    /// The marker is found in the bytes; only the few characters after it are decoded.
+    static func parseFreeForm(_ bytes: [UInt8]) -> CopyrightLicense {
+        let marker = Array("/usr/share/common-licenses/".utf8)
         var ids: Set<String> = []
-        var rest = Substring(text)
-        while let range = rest.range(of: marker) {
-            var name = String(rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" })
+        var from = 0
+        while let found = firstOccurrence(of: marker, in: bytes, from: from) {
+            from = found + marker.count
+            // Names are short; one longer than this window matches no common licence either way.
+            let window = String(decoding: bytes[from..<min(bytes.count, from + 128)], as: UTF8.self)
+            var name = window.prefix { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }
             while name.hasSuffix(".") { name.removeLast() }
-            if let id = commonLicenses[name] { ids.insert(id) }
-            rest = rest[range.upperBound...]
+            if let id = commonLicenses[String(name)] { ids.insert(id) }
         }
         guard !ids.isEmpty else { return .noAssertion }
         return CopyrightLicense(expression: ids.sorted().joined(separator: " AND "), extractedTexts: [:])
+    }
+
+    /// The first index at or after `from` where `needle` (not empty) starts in `haystack`.
+    static func firstOccurrence(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard let head = needle.first, haystack.count - from >= needle.count else { return nil }
+        var index = from
+        let last = haystack.count - needle.count
+        while index <= last {
+            guard let candidate = haystack[index...last].firstIndex(of: head) else { return nil }
+            if haystack[candidate..<(candidate + needle.count)].elementsEqual(needle) { return candidate }
+            index = candidate + 1
+        }
+        return nil
     }
 
     /// A DEP-5 file: the expressions of the `Files` paragraphs' `License` fields.
@@ -119,11 +134,11 @@ enum CopyrightParser {
     /// Splits a License field into its first line (the short names) and the licence text.
     static func splitLicenseField(_ value: String) -> (name: String, body: String) {
         let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
-        let name = (lines.first.map(String.init) ?? "").trimmingCharacters(in: .whitespaces)
+        let name = (lines.first ?? "").trimmingUnicodeWhitespace(newlines: false)
         let body = lines.dropFirst().map { line -> String in
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             return trimmed == "." ? "" : String(trimmed)
-        }.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        }.joined(separator: "\n").trimmingUnicodeWhitespace(newlines: true)
         return (name, body)
     }
 
@@ -253,5 +268,25 @@ public enum LicenseDetection {
     public static func expression(ofCopyright bytes: [UInt8], path: String) -> String {
         var warnings: [String] = []
         return CopyrightParser.parse(bytes, path: path, warnings: &warnings).expression
+    }
+}
+
+extension StringProtocol {
+    /// What Foundation's `trimmingCharacters(in: .whitespaces)` gives (`.whitespacesAndNewlines`
+    /// with `newlines`): without leading and trailing tabs and Unicode space separators (Zs),
+    /// and with `newlines` also U+000A–U+000D, U+0085, U+2028 and U+2029. Native: no bridging
+    /// to NSString, which costs more than the parsing around it.
+    func trimmingUnicodeWhitespace(newlines: Bool) -> String {
+        func blank(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.value {
+            case 0x09: true
+            case 0x0A...0x0D, 0x85, 0x2028, 0x2029: newlines
+            default: scalar.properties.generalCategory == .spaceSeparator
+            }
+        }
+        let scalars = Substring(self).unicodeScalars
+        guard let first = scalars.firstIndex(where: { !blank($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !blank($0) })!
+        return String(Substring(scalars[first...last]))
     }
 }

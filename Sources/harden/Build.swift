@@ -11,6 +11,7 @@ import Vulnerability
 
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "build",
         abstract: "Build a hardened image and its -dev variant from a spec.",
         discussion: """
         Uses <spec>.lock.json (written first if missing; refused if the spec changed since), fetches
@@ -248,6 +249,7 @@ func publish(_ image: BuiltImage, from staging: ImageLayout, to destination: Ima
 
 struct Images: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "images",
         abstract: "List the images in the local store.",
         discussion: "The store is an OCI image layout at $HARDEN_STORE, $XDG_DATA_HOME/harden/images or ~/.local/share/harden/images.")
 

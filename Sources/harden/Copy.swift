@@ -5,6 +5,7 @@ import Registry
 
 struct Copy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "copy",
         abstract: "Copy an image between any two transports (layouts, archives, registries), verifying every blob.",
         discussion: """
         Examples:

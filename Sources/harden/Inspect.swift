@@ -4,6 +4,7 @@ import Registry
 
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show an image's manifest, configuration and layers.",
         discussion: """
         Reads any image, including layouts written by skopeo or umoci and registry images, and

@@ -17,6 +17,7 @@ func note(_ message: String) {
 
 struct Lock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lock",
         abstract: "Resolve a spec's packages and pin them in <spec>.lock.json.",
         discussion: """
         Verifies the signed Release files of the spec's repositories (the host's apt sources
@@ -51,6 +52,7 @@ struct Lock: AsyncParsableCommand {
 
 struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resolve",
         abstract: "Print the package closure of a spec, or why a package is in it.",
         discussion: """
         Resolution follows Depends and Pre-Depends (not Recommends or Suggests) as apt does with

@@ -5,6 +5,7 @@ import OCI
 
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pack",
         abstract: "Package a directory tree as a reproducible single-layer image.",
         discussion: """
         Every file is stored with its mode bits (setuid included), extended attributes and link

@@ -118,6 +118,7 @@ func copyImage(from source: ImageReference, to destination: ImageReference, regi
 
 struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "push",
         abstract: "Push an image, with its signatures, attestations and SBOMs, to a registry.",
         discussion: """
         Blobs the registry already has are skipped (a second push sends none); the rest go up in
@@ -161,6 +162,7 @@ struct Push: AsyncParsableCommand {
 
 struct Pull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pull",
         abstract: "Pull an image, with its signatures, attestations and SBOMs, from a registry.",
         discussion: """
         Every manifest and blob is checked against its digest before it is stored; the tag is
@@ -212,6 +214,7 @@ func sourceReference(_ text: String) throws -> ImageReference {
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "login",
         abstract: "Check credentials against a registry and save them in the Docker config.",
         discussion: """
         The credentials are tried first (a token is fetched, or /v2/ answered with Basic auth);
@@ -261,7 +264,7 @@ struct Login: AsyncParsableCommand {
 }
 
 struct Logout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove a registry's saved credentials from the Docker config.")
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Remove a registry's saved credentials from the Docker config.")
 
     @Argument(help: "The registry host[:port].")
     var server: String

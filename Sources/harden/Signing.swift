@@ -10,6 +10,7 @@ extension KeyAlgorithm: ExpressibleByArgument {}
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keygen",
         abstract: "Make a signing key pair: PREFIX.key (encrypted, 0600) and PREFIX.pub (PEM, as cosign's --key reads it).",
         discussion: """
         The private key is encrypted with a key derived from a passphrase (scrypt, N=32768, r=8, p=1;
@@ -51,6 +52,7 @@ struct Keygen: ParsableCommand {
 
 struct Sign: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sign",
         abstract: "Sign an image as cosign does (simple signing), in its layout.",
         discussion: """
         Signs the image's digest and, for a multi-platform index, each platform manifest too. The
@@ -88,6 +90,7 @@ struct Sign: ParsableCommand {
 
 struct Attest: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "attest",
         abstract: "Attach a signed in-toto attestation (DSSE) to an image.",
         discussion: """
         Wraps the predicate (a JSON object) in an in-toto Statement v1 whose subject is each
@@ -141,6 +144,7 @@ struct Attest: ParsableCommand {
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Verify an image's signatures, attestations and policy.",
         discussion: """
         Checks, and prints, each of these; any failure exits with status 1:

@@ -7,6 +7,7 @@ import Vulnerability
 
 struct Update: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "update",
         abstract: "Re-resolve specs against today's repositories and show what their locks would gain.",
         discussion: """
         Resolves each spec again (signed indexes verified, as 'harden lock'

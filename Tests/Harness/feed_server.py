@@ -9,14 +9,22 @@ not older than the file). Faults, by path prefix:
   /truncated/NAME  headers for the whole file, then half its body, then the connection closes
   /error/NAME      500
   /stall/NAME      headers for the whole file, a few bytes of body, then silence (the connection stays open)
+  /endless/NAME    no Content-Length: the file, then zeros until the client hangs up
+  /redirect/NAME   302 to /NAME
+  /auth/NAME       401 unless the request carries basic authentication for user "harden", password "s3cret"
+It is also a proxy to itself: a request in absolute form (`GET http://host/NAME`) is served the
+same way and logged with "proxied": true, and `CONNECT host:port` opens a tunnel to this server,
+whatever host it names (so a name that resolves nowhere proves the request went through the proxy).
 Every request is logged as one JSON line: method, path, if_none_match, if_modified_since, status.
 Prints "listening on 127.0.0.1:P" once it accepts connections.
 """
 import argparse
+import base64
 import email.utils
 import hashlib
 import json
 import os
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -38,16 +46,62 @@ def main() -> None:
         def log_request_line(self, status: int) -> None:
             entry = {"method": self.command, "path": self.path, "status": status,
                      "if_none_match": self.headers.get("If-None-Match"),
-                     "if_modified_since": self.headers.get("If-Modified-Since")}
+                     "if_modified_since": self.headers.get("If-Modified-Since"),
+                     "proxied": self.proxied}
             with lock, open(args.log, "a") as out:
                 out.write(json.dumps(entry) + "\n")
 
+        def do_CONNECT(self) -> None:
+            self.proxied = True
+            self.log_request_line(200)
+            upstream = socket.create_connection(("127.0.0.1", args.port))
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.wfile.flush()
+
+            def pump(source: socket.socket, target: socket.socket) -> None:
+                try:
+                    while data := source.recv(1 << 16):
+                        target.sendall(data)
+                except OSError:
+                    pass
+                for sock in (source, target):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+            back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+            back.start()
+            pump(self.connection, upstream)
+            back.join()
+            self.close_connection = True
+
         def do_GET(self) -> None:
-            path = self.path.lstrip("/")
+            path = self.path
+            self.proxied = path.startswith("http://")
+            if self.proxied:
+                path = "/" + path.split("/", 3)[3]
+            path = path.lstrip("/")
             mode = "normal"
-            for prefix in ("truncated/", "error/", "stall/"):
+            for prefix in ("truncated/", "error/", "stall/", "endless/", "redirect/", "auth/"):
                 if path.startswith(prefix):
                     mode, path = prefix[:-1], path[len(prefix):]
+            if mode == "redirect":
+                self.log_request_line(302)
+                self.send_response(302)
+                self.send_header("Location", "/" + path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            expected = "Basic " + base64.b64encode(b"harden:s3cret").decode()
+            if mode == "auth" and self.headers.get("Authorization") != expected:
+                self.log_request_line(401)
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="feeds"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             file = os.path.join(args.directory, os.path.basename(path))
             if mode == "error" or not os.path.isfile(file):
                 status = 500 if mode == "error" else 404
@@ -75,6 +129,17 @@ def main() -> None:
             self.log_request_line(200)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if mode == "endless":
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    self.wfile.write(body)
+                    zeros = bytes(1 << 16)
+                    while True:
+                        self.wfile.write(zeros)
+                except OSError:
+                    return
             self.send_header("Content-Length", str(len(body)))
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", modified)

@@ -61,4 +61,25 @@ func builtBinary(_ name: String) throws -> String {
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
     }
+
+    @Test("downloads go through http_proxy (tunnelled with CONNECT), and no_proxy bypasses it")
+    func downloadsHonourTheProxy() async throws {
+        let harden = try hardenBinary()
+        let server = try FeedServer()
+        try server.directory.write("json", try FileSystem.read(ScanCLITests.feed))
+        let dir = try TemporaryDirectory()
+        var environment = ProcessInfo.processInfo.environment
+        environment["http_proxy"] = "http://" + server.address
+        // feeds.invalid resolves nowhere: only the proxy can have answered.
+        let proxied = try await runOffPool(harden, ["db", "update", "--url", "http://feeds.invalid/json", "--db", dir.path + "/v.db"],
+                                           environment: environment)
+        #expect(proxied.status == 0, "\(proxied.stderr)")
+        #expect(try server.requests().map { "\($0.method) \($0.path)" } == ["CONNECT feeds.invalid:80", "GET /json"])
+        environment["no_proxy"] = ".invalid"
+        let direct = try await runOffPool(harden, ["db", "update", "--url", "http://feeds.invalid/json", "--db", dir.path + "/w.db"],
+                                          environment: environment)
+        #expect(direct.status != 0 && direct.stderr.contains("feeds.invalid"), "\(direct.stderr)")
+        #expect(try server.requests().count == 2)
+    }
+
 }

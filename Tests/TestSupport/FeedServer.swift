@@ -10,6 +10,8 @@ public final class FeedServer: @unchecked Sendable {
         public var path: String
         public var status: Int
         public var if_none_match: String?
+        /// Sent to it as a proxy (the request line held an absolute URL).
+        public var proxied: Bool?
     }
 
     /// The files it serves (write into it at will).
@@ -32,10 +34,14 @@ public final class FeedServer: @unchecked Sendable {
             logPath: work.path + "/server.log", workDirectory: work)
     }
 
-    /// `http://127.0.0.1:PORT/NAME`; `fault` is `truncated` or `error`.
+    /// `http://127.0.0.1:PORT/NAME`; `fault` is one of feed_server.py's: `truncated`, `error`,
+    /// `stall`, `endless`, `redirect` or `auth`.
     public func url(_ name: String, fault: String? = nil) -> String {
         "http://127.0.0.1:\(process.port)/" + (fault.map { $0 + "/" } ?? "") + name
     }
+
+    /// `127.0.0.1:PORT`, for `http_proxy`.
+    public var address: String { "127.0.0.1:\(process.port)" }
 
     /// Every request so far, in order.
     public func requests() throws -> [Logged] {
