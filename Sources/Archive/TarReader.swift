@@ -201,12 +201,12 @@ public final class TarReader {
 
     private func verifyChecksum(_ block: [UInt8]) throws {
         let stored = try parseNumber(block[148..<156], field: "checksum")
-        var unsigned = 0
-        var signed = 0
-        for (i, byte) in block.enumerated() {
-            let value = (148..<156).contains(i) ? 0x20 : byte
-            unsigned += Int(value)
-            signed += Int(Int8(bitPattern: value))
+        // The checksum field itself counts as eight spaces.
+        var unsigned = 8 * 0x20
+        var signed = 8 * 0x20
+        block.withUnsafeBufferPointer { bytes in
+            for i in 0..<148 { unsigned &+= Int(bytes[i]); signed &+= Int(Int8(bitPattern: bytes[i])) }
+            for i in 156..<bytes.count { unsigned &+= Int(bytes[i]); signed &+= Int(Int8(bitPattern: bytes[i])) }
         }
         if stored != Int64(unsigned) && stored != Int64(signed) {
             throw ArchiveError.malformed("tar header checksum mismatch (not a tar archive, or corrupt)")

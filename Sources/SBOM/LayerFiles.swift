@@ -155,14 +155,15 @@ struct LayerFiles {
                     throw SBOMError.unreadableLayer(name, reason: "hostile entry \(entry.path): \(hazard)")
                 }
                 if !tar.hazards.isEmpty || entry.path == "." || entry.path.isEmpty { continue }
-                let components = entry.path.split(separator: "/")
-                let base = components.last.map(String.init) ?? entry.path
-                let parent = components.dropLast().joined(separator: "/")
-                if base == ".wh..wh..opq" {
-                    opaque.append(parent)
-                    continue
-                }
+                // Paths from the tar reader are clean: the parent is everything before the last slash.
+                let slash = entry.path.utf8.lastIndex(of: UInt8(ascii: "/"))
+                let base = slash.map { entry.path[entry.path.index(after: $0)...] } ?? Substring(entry.path)
                 if base.hasPrefix(".wh.") {
+                    let parent = slash.map { String(entry.path[..<$0]) } ?? ""
+                    if base == ".wh..wh..opq" {
+                        opaque.append(parent)
+                        continue
+                    }
                     let target = String(base.dropFirst(4))
                     if !target.isEmpty && target != "." && target != ".." {
                         whiteouts.append(parent.isEmpty ? target : parent + "/" + target)

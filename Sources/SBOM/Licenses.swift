@@ -133,13 +133,30 @@ enum CopyrightParser {
 
     /// Splits a License field into its first line (the short names) and the licence text.
     static func splitLicenseField(_ value: String) -> (name: String, body: String) {
-        let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
-        let name = (lines.first ?? "").trimmingUnicodeWhitespace(newlines: false)
-        let body = lines.dropFirst().map { line -> String in
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            return trimmed == "." ? "" : String(trimmed)
-        }.joined(separator: "\n").trimmingUnicodeWhitespace(newlines: true)
-        return (name, body)
+        let bytes = Array(value.utf8)
+        // Lines as splitting the String at "\n" finds them: "\r\n" is one character, not a break.
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") && (index == 0 || bytes[index - 1] != UInt8(ascii: "\r")) {
+            lines.append(bytes[start..<index])
+            start = index + 1
+        }
+        lines.append(bytes[start...])
+        let name = String(decoding: lines[0], as: UTF8.self).trimmingUnicodeWhitespace(newlines: false)
+        var body: [UInt8] = []
+        body.reserveCapacity(bytes.count)
+        for (number, line) in lines.dropFirst().enumerated() {
+            if number > 0 { body.append(UInt8(ascii: "\n")) }
+            let rest = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            if rest.startIndex > line.startIndex, let next = rest.first, next >= 0x80 {
+                // A blank may combine with the mark after it into one character: decide as characters do.
+                let text = String(decoding: line, as: UTF8.self).drop { $0 == " " || $0 == "\t" }
+                if text != "." { body.append(contentsOf: text.utf8) }
+                continue
+            }
+            if !rest.elementsEqual(CollectionOfOne(UInt8(ascii: "."))) { body.append(contentsOf: rest) }
+        }
+        return (name, String(decoding: body, as: UTF8.self).trimmingUnicodeWhitespace(newlines: true))
     }
 
     /// The SPDX form of a DEP-5 licence line such as `GPL-2+ or Artistic, and BSD-3-clause`.

@@ -138,11 +138,16 @@ enum PackageDatabase {
 
     /// Paths of an md5sums file (`<md5>  <path>`), made absolute, in byte order.
     static func md5sumPaths(_ bytes: [UInt8]) -> [String] {
-        unsortedLines(bytes).compactMap { line in
-            guard let space = line.firstIndex(of: " ") else { return nil }
-            let path = line[space...].drop { $0 == " " || $0 == "*" }
-            guard !path.isEmpty else { return nil }
-            return path.hasPrefix("/") ? String(path) : "/" + path
-        }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var paths: [String] = []
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+            // Only the path is decoded: the sum and the separator are ASCII.
+            guard let space = trimmed.firstIndex(of: UInt8(ascii: " ")) else { continue }
+            let path = trimmed[space...].drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "*") }
+            guard !path.isEmpty else { continue }
+            let text = String(decoding: path, as: UTF8.self)
+            paths.append(path.first == UInt8(ascii: "/") ? text : "/" + text)
+        }
+        return paths.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }
