@@ -115,7 +115,7 @@ let package = Package(
         // Throughput benchmark against the C tools (gzip, zstd, sha256sum).
         .executableTarget(
             name: "HardenBench",
-            dependencies: ["Archive", "OCI", "Debian", "Attestation", "SBOM", "Vulnerability", "TestSupport"],
+            dependencies: ["Archive", "OCI", "Debian", "Attestation", "SBOM", "Vulnerability", "ContainerRuntime", "TestSupport"],
             path: "Benchmarks/HardenBench"
         ),
         // Helpers shared by the test targets: running real tools, temporary directories.

@@ -4,6 +4,7 @@
 // Prints MB/s for each and the ratio ours/theirs (above 1.0 means Harden is faster).
 // The debian part times Packages index parsing and dependency resolution (DebianBench.swift).
 import Archive
+import ContainerRuntime
 import Dispatch
 import Foundation
 
@@ -46,19 +47,15 @@ func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
     return fastest
 }
 
-/// Runs `command` with /bin/sh and waits for it. posix_spawn and waitpid directly: Foundation's
-/// Process adds tens of milliseconds of its own, which would blur short timings.
+/// Runs `command` with /bin/sh and waits for it, through `HostProcess` (posix_spawn, and a
+/// clean signal state: a child inheriting this process's blocked signals would be slowed, Go
+/// programs such as trivy most). Foundation's Process adds tens of milliseconds of its own,
+/// which would blur short timings.
 func shell(_ command: String) throws {
-    let arguments = ["/bin/sh", "-c", command]
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
-    guard spawned == 0 else { throw ArchiveError.io(path: "/bin/sh", operation: "posix_spawn", errno: spawned) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    if exited != 0 { throw ArchiveError.codec("'\(command)' exited \(exited)") }
+    let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+    let pid = try HostProcess.spawn("/bin/sh", ["-c", command], stdout: 1, stderr: 2, environment: environment)
+    let outcome = HostProcess.wait(pid, until: nil)
+    if outcome != .exited(0) { throw ArchiveError.codec("'\(command)' ended \(outcome)") }
 }
 
 /// A tar of real files from /usr (binaries, libraries, text), in canonical order, about `size` bytes.
