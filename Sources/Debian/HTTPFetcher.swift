@@ -63,7 +63,7 @@ public struct HTTPFetcher: Sendable {
     public func download(_ url: String, unlessMatching validators: HTTPValidators,
                          limit: Int64 = HTTPFetcher.defaultLimit) async throws -> ConditionalDownload {
         let file = FileSystem.temporaryName(beside: FileSystem.temporaryDirectoryRoot() + "/harden-download")
-        guard let received = try await receive(url, validators: validators, into: file, limit: limit, sync: false) else {
+        guard let received = try await receive(url, validators: validators, into: file, expecting: .atMost(limit)) else {
             return .notModified
         }
         return .downloaded(path: file, validators: received.validators)
@@ -93,13 +93,13 @@ public struct HTTPFetcher: Sendable {
         } catch {
             throw RepositoryError.io("cannot create the cache \(cache.root): \(error)")
         }
-        guard let received = try await receive(url, validators: HTTPValidators(), into: temp, limit: size, sync: true) else {
+        guard let received = try await receive(url, validators: HTTPValidators(), into: temp, expecting: .exactly(size)) else {
             throw RepositoryError.network(url: url, reason: "answered 304 Not Modified to an unconditional request")
         }
         guard received.size == size, received.sha256 == sha256 else {
             unlink(temp)
             if received.size != size { throw RepositoryError.sizeMismatch(url: url, expected: size, actual: received.size) }
-            throw RepositoryError.hashMismatch(url: url, expected: sha256, actual: received.sha256)
+            throw RepositoryError.hashMismatch(url: url, expected: sha256, actual: received.sha256 ?? "")
         }
         do {
             try FileSystem.commit(temp, to: destination)
@@ -109,10 +109,17 @@ public struct HTTPFetcher: Sendable {
         return destination
     }
 
-    /// What one complete download brought.
+    /// What a download may be: anything up to a limit, or exactly the size an index names (then
+    /// it is hashed as it streams and fsynced, for the cache).
+    private enum Expectation {
+        case atMost(Int64)
+        case exactly(Int64)
+    }
+
+    /// What one complete download brought (its SHA-256 when exactly a size was expected).
     private struct Received {
         var size: Int64
-        var sha256: String
+        var sha256: String?
         var validators: HTTPValidators
     }
 
@@ -121,14 +128,14 @@ public struct HTTPFetcher: Sendable {
 
     /// GETs `url` into `file` (created anew for each attempt), with retries. Returns nil for
     /// 304 Not Modified. On a throw, `file` does not exist.
-    private func receive(_ url: String, validators: HTTPValidators, into file: String, limit: Int64,
-                         sync: Bool) async throws -> Received? {
+    private func receive(_ url: String, validators: HTTPValidators, into file: String,
+                         expecting expectation: Expectation) async throws -> Received? {
         let target = try Target(url)
         var delay = initialBackoff
         var lastError = RepositoryError.network(url: target.url, reason: "no attempt made")
         for attempt in 1...max(1, attempts) {
             do {
-                return try await receiveOnce(target, validators: validators, into: file, limit: limit, sync: sync)
+                return try await receiveOnce(target, validators: validators, into: file, expecting: expectation)
             } catch let failure as Retryable {
                 lastError = failure.error
             } catch let error as RepositoryError {
@@ -150,51 +157,121 @@ public struct HTTPFetcher: Sendable {
         throw lastError
     }
 
-    private func receiveOnce(_ target: Target, validators: HTTPValidators, into file: String, limit: Int64,
-                             sync: Bool) async throws -> Received? {
-        var request = HTTPClientRequest(url: target.url)
-        request.headers.add(name: "User-Agent", value: "harden/0.1")
-        if let authorization = target.authorization { request.headers.add(name: "Authorization", value: authorization) }
-        if let etag = validators.etag { request.headers.add(name: "If-None-Match", value: etag) }
-        if let date = validators.lastModified { request.headers.add(name: "If-Modified-Since", value: date) }
+    /// One GET. The body is written by a delegate on NIO's event loop as it arrives, so the
+    /// transfer never waits for a thread of Swift's concurrency pool (busy ones would let the
+    /// idle timeout fire on a healthy connection).
+    private func receiveOnce(_ target: Target, validators: HTTPValidators, into file: String,
+                             expecting expectation: Expectation) async throws -> Received? {
+        var headers = HTTPHeaders([("User-Agent", "harden/0.1")])
+        if let authorization = target.authorization { headers.add(name: "Authorization", value: authorization) }
+        if let etag = validators.etag { headers.add(name: "If-None-Match", value: etag) }
+        if let date = validators.lastModified { headers.add(name: "If-Modified-Since", value: date) }
+        let request = try HTTPClient.Request(url: target.url, method: .GET, headers: headers)
         let client = Self.client(idleTimeout: idleTimeout, proxy: Proxy.forURL(target.url))
-        let started = ContinuousClock.now
-        let response = try await client.execute(request, timeout: .seconds(Int64(Self.transferTimeout)))
-        let status = Int(response.status.code)
+        let writer = BodyWriter(url: target.url, file: file, expectation: expectation)
+        let head: HTTPResponseHead
+        do {
+            head = try await client.execute(request: request, delegate: writer,
+                                            deadline: .now() + .seconds(Int64(Self.transferTimeout))).futureResult.get()
+        } catch {
+            writer.discard()
+            throw error
+        }
+        let status = Int(head.status.code)
         guard status == 200 else {
-            _ = try? await response.body.collect(upTo: 1 << 16)
+            writer.discard()
             if status == 304 && !validators.isEmpty { return nil }
             if status == 429 || status >= 500 { throw Retryable(error: .http(url: target.url, status: status)) }
             throw RepositoryError.http(url: target.url, status: status)
         }
-        let announced = response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-        if let announced, announced > limit {
-            throw RepositoryError.sizeMismatch(url: target.url, expected: limit, actual: announced)
-        }
-        unlink(file)  // what an earlier attempt left
-        let sink = try FileSink(path: file, exclusive: true, sync: sync)
         do {
-            let hashing = HashingSink(sink)
-            for try await chunk in response.body {
-                if hashing.count + Int64(chunk.readableBytes) > limit {
-                    throw RepositoryError.sizeMismatch(url: target.url, expected: limit, actual: hashing.count + Int64(chunk.readableBytes))
-                }
-                try chunk.withUnsafeReadableBytes { try hashing.write($0) }
-                if ContinuousClock.now - started > .seconds(Self.transferTimeout) {
-                    throw Retryable(error: .network(url: target.url, reason: "the download took longer than \(Int(Self.transferTimeout)) s"))
-                }
-            }
-            if let announced, hashing.count != announced {
-                throw Retryable(error: .network(url: target.url, reason: "the download broke off: \(hashing.count) of \(announced) bytes"))
-            }
-            try hashing.finish()
-            return Received(size: hashing.count, sha256: hashing.hexDigest ?? "", validators: HTTPValidators(
-                etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified")))
+            return Received(size: writer.received, sha256: try writer.finish(), validators: HTTPValidators(
+                etag: head.headers.first(name: "ETag"), lastModified: head.headers.first(name: "Last-Modified")))
         } catch {
-            try? sink.finish()
-            unlink(file)
-            if let archive = error as? ArchiveError { throw RepositoryError.io("\(target.url): \(archive)") }
+            writer.discard()
             throw error
+        }
+    }
+
+    /// Writes a 200 answer's body to a file on the event loop, within the size expected.
+    private final class BodyWriter: HTTPClientResponseDelegate, @unchecked Sendable {
+        typealias Response = HTTPResponseHead
+        let url: String
+        let file: String
+        let limit: Int64
+        let exact: Bool
+        private var head: HTTPResponseHead?
+        private var sink: FileSink?
+        private var hashing: HashingSink?
+        private var announced: Int64?
+        private(set) var received: Int64 = 0
+
+        init(url: String, file: String, expectation: Expectation) {
+            self.url = url
+            self.file = file
+            switch expectation {
+            case .atMost(let limit): (self.limit, exact) = (limit, false)
+            case .exactly(let size): (limit, exact) = (size, true)
+            }
+        }
+
+        private func tooLarge(_ bytes: Int64) -> RepositoryError {
+            exact ? .sizeMismatch(url: url, expected: limit, actual: bytes)
+                : .network(url: url, reason: "more than the \(limit)-byte limit (\(bytes) bytes): refused")
+        }
+
+        func didReceiveHead(task: HTTPClient.Task<HTTPResponseHead>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+            self.head = head
+            guard head.status == .ok else { return task.eventLoop.makeSucceededVoidFuture() }
+            announced = head.headers.first(name: "Content-Length").flatMap { Int64($0) }
+            if let announced, announced > limit { return task.eventLoop.makeFailedFuture(tooLarge(announced)) }
+            do {
+                unlink(file)  // what an earlier attempt left
+                let sink = try FileSink(path: file, exclusive: true, sync: exact)
+                self.sink = sink
+                hashing = exact ? HashingSink(sink) : nil
+            } catch {
+                return task.eventLoop.makeFailedFuture(RepositoryError.io("\(url): \(error)"))
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+
+        func didReceiveBodyPart(task: HTTPClient.Task<HTTPResponseHead>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+            guard let sink else { return task.eventLoop.makeSucceededVoidFuture() }  // the body of a non-200 answer
+            received += Int64(buffer.readableBytes)
+            if received > limit { return task.eventLoop.makeFailedFuture(tooLarge(received)) }
+            do {
+                let writer: ByteSink = hashing ?? sink
+                try buffer.withUnsafeReadableBytes { try writer.write($0) }
+            } catch {
+                return task.eventLoop.makeFailedFuture(RepositoryError.io("\(url): \(error)"))
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+
+        func didFinishRequest(task: HTTPClient.Task<HTTPResponseHead>) throws -> HTTPResponseHead {
+            guard let head else { throw RepositoryError.network(url: url, reason: "no response") }
+            return head
+        }
+
+        /// Completes the file: a body shorter than its `Content-Length` is a broken download
+        /// (retried). Returns the SHA-256 when one was computed.
+        func finish() throws -> String? {
+            if let announced, received != announced {
+                throw Retryable(error: .network(url: url, reason: "the download broke off: \(received) of \(announced) bytes"))
+            }
+            do {
+                try ((hashing as ByteSink?) ?? sink)?.finish()
+            } catch {
+                throw RepositoryError.io("\(url): \(error)")
+            }
+            return hashing?.hexDigest
+        }
+
+        /// Removes the file, whatever was written.
+        func discard() {
+            try? sink?.finish()
+            unlink(file)
         }
     }
 
@@ -282,7 +359,7 @@ public struct HTTPFetcher: Sendable {
             switch client {
             case .readTimeout: return "no data for \(Int(idleTimeout)) s"
             case .connectTimeout: return "the connection timed out after \(Int(idleTimeout)) s"
-            case .deadlineExceeded: return "no answer within \(Int(transferTimeout)) s"
+            case .deadlineExceeded: return "the download took longer than \(Int(transferTimeout)) s"
             case .remoteConnectionClosed: return "the server closed the connection"
             default: return "\(client)"
             }

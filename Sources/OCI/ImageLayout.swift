@@ -48,9 +48,10 @@ public final class VerifyingSource: ByteSource {
 
     /// The largest chunk read from the base at once.
     public static let chunkSize = 1 << 20
-    /// Chunks in the ring of a blob bigger than one (16 MiB in all). Tar walks alternate between stretches of small
-    /// entries, where the reader is the slower side, and big files, where the hasher is: a
-    /// ring this deep lets each run ahead of the other instead of waiting.
+    /// Chunks in the ring of a blob of a chunk or more (16 MiB in all; smaller blobs get two
+    /// small buffers). Tar walks alternate between stretches of small entries, where the reader
+    /// is the slower side, and big files, where the hasher is: a ring this deep lets each run
+    /// ahead of the other instead of waiting.
     static let ringChunks = 16
 
     public init(_ base: ByteSource, expected: Descriptor) {
@@ -82,15 +83,16 @@ public final class VerifyingSource: ByteSource {
         }
     }
 
-    /// The ring's buffers, in one allocation: for a blob of several chunks, 2 MiB-aligned and
+    /// The ring's buffers, in one allocation: for a blob of a chunk or more, 2 MiB-aligned and
     /// backed by transparent huge pages where the kernel allows (a few faults instead of one per
     /// 4 KiB page, which costs as much as the copy on a virtual machine).
     private static func makeRing(for size: Int64) -> [UnsafeMutableRawBufferPointer] {
         let chunk = Int(min(Int64(chunkSize), max(0, size) + 1))
-        let chunks = size >= Int64(chunkSize) ? ringChunks : 2
+        let large = size >= Int64(chunkSize)
+        let chunks = large ? ringChunks : 2
         let total = chunk * chunks
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: chunks > 1 ? 2 << 20 : 16)
-        if chunks > 1 { _ = madvise(memory, total, MADV_HUGEPAGE) }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: large ? 2 << 20 : 16)
+        if large { _ = madvise(memory, total, MADV_HUGEPAGE) }
         return (0..<chunks).map { UnsafeMutableRawBufferPointer(start: memory + $0 * chunk, count: chunk) }
     }
 

@@ -38,7 +38,10 @@ import TestSupport
         #expect(expected == Int64(body.count) && actual > expected && actual < expected + (1 << 20))
         #expect(try FileSystem.listDirectory(dir.path + "/sha256").isEmpty)
         // The same cap for a download of unknown size.
-        await #expect(throws: RepositoryError.self) { try await HTTPFetcher(attempts: 1).fetch(server.url("pkg.deb", fault: "endless"), limit: 1 << 20) }
+        let capped = try await #require(throws: RepositoryError.self) {
+            try await HTTPFetcher(attempts: 1).fetch(server.url("pkg.deb", fault: "endless"), limit: 1 << 20)
+        }
+        #expect(capped.description.contains("more than the 1048576-byte limit"), "\(capped)")
     }
 
     @Test("wrong bytes are refused and not cached")
