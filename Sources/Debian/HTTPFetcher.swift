@@ -237,8 +237,13 @@ public struct HTTPFetcher: Sendable {
         }
 
         func didReceiveBodyPart(task: HTTPClient.Task<HTTPResponseHead>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-            guard let sink else { return task.eventLoop.makeSucceededVoidFuture() }  // the body of a non-200 answer
             received += Int64(buffer.readableBytes)
+            guard let sink else {
+                // The body of a non-200 answer is dropped; an endless one is cut off.
+                guard received > 1 << 16 else { return task.eventLoop.makeSucceededVoidFuture() }
+                let status = head.map { " (HTTP \($0.status.code))" } ?? ""
+                return task.eventLoop.makeFailedFuture(RepositoryError.network(url: url, reason: "an error answer\(status) of more than 65536 bytes: refused"))
+            }
             if received > limit { return task.eventLoop.makeFailedFuture(tooLarge(received)) }
             do {
                 let writer: ByteSink = hashing ?? sink

@@ -77,8 +77,8 @@ enum CopyrightParser {
         let marker = Array("/usr/share/common-licenses/".utf8)
         var ids: Set<String> = []
         var from = 0
-        while let found = firstOccurrence(of: marker, in: bytes, from: from) {
-            from = found + marker.count
+        while let found = bytes[from...].firstRange(of: marker) {
+            from = found.upperBound
             // Names are short; one longer than this window matches no common licence either way.
             let window = String(decoding: bytes[from..<min(bytes.count, from + 128)], as: UTF8.self)
             var name = window.prefix { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }
@@ -87,19 +87,6 @@ enum CopyrightParser {
         }
         guard !ids.isEmpty else { return .noAssertion }
         return CopyrightLicense(expression: ids.sorted().joined(separator: " AND "), extractedTexts: [:])
-    }
-
-    /// The first index at or after `from` where `needle` (not empty) starts in `haystack`.
-    static func firstOccurrence(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-        guard let head = needle.first, haystack.count - from >= needle.count else { return nil }
-        var index = from
-        let last = haystack.count - needle.count
-        while index <= last {
-            guard let candidate = haystack[index...last].firstIndex(of: head) else { return nil }
-            if haystack[candidate..<(candidate + needle.count)].elementsEqual(needle) { return candidate }
-            index = candidate + 1
-        }
-        return nil
     }
 
     /// A DEP-5 file: the expressions of the `Files` paragraphs' `License` fields.
