@@ -1,11 +1,6 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// Our modules are optimized in debug builds too: the tests build real images and parse real
-/// mirror indexes, and unoptimized generic code is 10-20x slower at that (`harden lock` of
-/// catalog/python: 19.6 s unoptimized). Dependencies keep the configuration's own settings.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
 let package = Package(
     name: "Harden",
     platforms: [.macOS(.v14)],
@@ -48,11 +43,10 @@ let package = Package(
             dependencies: [
                 "CZlib", "CLzma", "CZstd", "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         // OCI image format: digests, manifests, layouts, archives, references.
-        .target(name: "OCI", dependencies: ["Archive"], swiftSettings: optimized),
+        .target(name: "OCI", dependencies: ["Archive"]),
         // OpenPGP: keyrings and signature verification (RSA, EdDSA) for signed Debian repositories.
         .target(
             name: "OpenPGP",
@@ -60,8 +54,7 @@ let package = Package(
                 "Archive",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         // Debian: versions, control files, repositories, resolver, downloads (AsyncHTTPClient) and their cache, lock files.
         .target(
@@ -72,11 +65,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         // Software bills of materials: package inventory of any Debian-based image, SPDX 2.3 and CycloneDX 1.6.
-        .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: optimized),
+        .target(name: "SBOM", dependencies: ["Archive", "OCI", "Debian", .product(name: "Crypto", package: "swift-crypto")]),
         // Keys, DSSE, in-toto statements, SLSA provenance, cosign-compatible signatures and attachments.
         .target(
             name: "Attestation",
@@ -84,11 +76,10 @@ let package = Package(
                 "Archive", "OCI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         // Verification of signed images against a policy (and, later, audit rules).
-        .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", "Vulnerability", "VEX", .product(name: "Yams", package: "Yams")], swiftSettings: optimized),
+        .target(name: "Policy", dependencies: ["Archive", "OCI", "SBOM", "Attestation", "Vulnerability", "VEX", .product(name: "Yams", package: "Yams")]),
         // OCI distribution: push, pull and copy through registries (auth, retries, resumable uploads, referrers).
         .target(
             name: "Registry",
@@ -98,18 +89,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         // OpenVEX documents: package URLs, statements, create, merge and matching to findings.
-        .target(name: "VEX", dependencies: ["Archive", "OCI"], swiftSettings: optimized),
-        .target(name: "Catalog", dependencies: ["Archive", "OCI", "Debian", "SBOM", "Attestation", "Policy", "Vulnerability", "VEX", "ImageBuild", "Registry"], swiftSettings: optimized),
+        .target(name: "VEX", dependencies: ["Archive", "OCI"]),
+        .target(name: "Catalog", dependencies: ["Archive", "OCI", "Debian", "SBOM", "Attestation", "Policy", "Vulnerability", "VEX", "ImageBuild", "Registry"]),
         // Vulnerability feeds (Debian Security Tracker, OSV), the local database, the matcher and reports.
-        .target(name: "Vulnerability", dependencies: ["Debian", "OCI", "SBOM", "VEX", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimized),
+        .target(name: "Vulnerability", dependencies: ["Debian", "OCI", "SBOM", "VEX", .product(name: "GRDB", package: "GRDB.swift")]),
         // Running images for real: OCI runtime bundles and runc, for `harden test`.
-        .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"], swiftSettings: optimized),
+        .target(name: "ContainerRuntime", dependencies: ["Archive", "OCI", "CLinux"]),
         // Image specs (YAML), locking, assembly of hardened images, and the signed build (isolated child + control plane).
-        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "VEX", "ContainerRuntime", "CLinux", "Attestation", .product(name: "Yams", package: "Yams")], swiftSettings: optimized),
+        .target(name: "ImageBuild", dependencies: ["Archive", "OCI", "Debian", "SBOM", "VEX", "ContainerRuntime", "CLinux", "Attestation", .product(name: "Yams", package: "Yams")]),
         // The command-line tool: thin commands over the libraries.
         .executableTarget(
             name: "harden",
