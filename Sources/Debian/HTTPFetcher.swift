@@ -48,6 +48,8 @@ public struct HTTPFetcher: Sendable {
     public static let transferTimeout: TimeInterval = 3600
     /// The most a download of unknown size may bring (a feed, an index): 4 GiB.
     public static let defaultLimit: Int64 = 4 << 30
+    /// The most bytes of a non-200 answer's body read before the answer is refused.
+    static let errorBodyLimit: Int64 = 1 << 16
 
     /// Downloads `url` into a new temporary file and returns its path; the caller removes it.
     public func download(_ url: String, limit: Int64 = HTTPFetcher.defaultLimit) async throws -> String {
@@ -240,9 +242,9 @@ public struct HTTPFetcher: Sendable {
             received += Int64(buffer.readableBytes)
             guard let sink else {
                 // The body of a non-200 answer is dropped; an endless one is cut off.
-                guard received > 1 << 16 else { return task.eventLoop.makeSucceededVoidFuture() }
+                guard received > HTTPFetcher.errorBodyLimit else { return task.eventLoop.makeSucceededVoidFuture() }
                 let status = head.map { " (HTTP \($0.status.code))" } ?? ""
-                return task.eventLoop.makeFailedFuture(RepositoryError.network(url: url, reason: "an error answer\(status) of more than 65536 bytes: refused"))
+                return task.eventLoop.makeFailedFuture(RepositoryError.network(url: url, reason: "an error answer\(status) of more than \(HTTPFetcher.errorBodyLimit) bytes: refused"))
             }
             if received > limit { return task.eventLoop.makeFailedFuture(tooLarge(received)) }
             do {
